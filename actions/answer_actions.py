@@ -1,0 +1,225 @@
+"""The action that answers treatment questions, keeping the conversation's context.
+
+Context lives in three slots the action sets itself (none influences dialogue prediction):
+``treatments`` (the treatments last talked about), ``topic`` (the last topic answered) and
+``pending_topic`` (a topic waiting for the patient to say which treatment). So:
+
+- "tell me about mesotherapy" -> "how many sessions would I need?" answers for mesotherapy;
+- "what's the downtime for prp" -> "and for exosomes?" answers recovery time for exosomes;
+- "side effects of prp?" -> "how does that compare to exosomes" compares the two;
+- "how much does it cost?" with no treatment known asks which one, with buttons.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answering import (
+    ComposedAnswer,
+    comparison_answer,
+    concern_answer,
+    topic_answer,
+)
+from actions.clinic_settings import get_settings
+from actions.intents import COMPARE_TREATMENTS, INFORM_TREATMENT, TOPIC_BY_INTENT
+from actions.knowledge import TOPICS, Knowledge, get_knowledge
+from actions.reply import button, intent_payload, send_reply
+from actions.scope import not_offered_reply
+
+TREATMENTS_SLOT = "treatments"
+TOPIC_SLOT = "topic"
+PENDING_TOPIC_SLOT = "pending_topic"
+
+
+def entity_values(message: dict[str, Any], entity: str) -> list[str]:
+    """Values of ``entity`` in a parsed message, in order, without repeats.
+
+    Button payloads may carry a list (``{"treatment": ["prp", "exosomes"]}``).
+    """
+    values: list[str] = []
+    for found in message.get("entities") or []:
+        if found.get("entity") != entity:
+            continue
+        value = found.get("value")
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item not in values:
+                values.append(item)
+    return values
+
+
+def intent_confidence(message: dict[str, Any]) -> float:
+    return round(float((message.get("intent") or {}).get("confidence") or 0.0), 4)
+
+
+class ActionAnswerQuestion(Action):
+    def name(self) -> str:
+        return "action_answer_question"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        knowledge = get_knowledge()
+        message = tracker.latest_message
+        intent = (message.get("intent") or {}).get("name")
+        mentioned = [t for t in entity_values(message, "treatment") if t in knowledge.treatments]
+        concerns = [c for c in entity_values(message, "concern") if c in knowledge.concerns]
+        others = [
+            p for p in entity_values(message, "other_procedure") if p in knowledge.not_offered
+        ]
+        context = [t for t in tracker.get_slot(TREATMENTS_SLOT) or [] if t in knowledge.treatments]
+        topic = self._topic(intent, tracker, mentioned, concerns)
+
+        if not mentioned and not concerns and others:
+            # "how much is botox?": a question about something the clinic does not do.
+            return not_offered_reply(dispatcher, others)
+        if topic == "concern" and concerns:
+            composed = concern_answer(knowledge, concerns[0])
+        elif topic == "comparison":
+            treatment_ids = _unique([*context, *mentioned] if len(mentioned) < 2 else mentioned)
+            if len(treatment_ids) < 2:
+                return self._ask_what_to_compare(dispatcher, knowledge, treatment_ids)
+            composed = comparison_answer(knowledge, treatment_ids)
+        else:
+            treatment_ids = mentioned or context
+            if not treatment_ids:
+                if topic == "concern":
+                    return self._ask_which_concern(dispatcher, knowledge)
+                return self._ask_which_treatment(dispatcher, knowledge, topic)
+            composed = topic_answer(knowledge, get_settings(), topic, treatment_ids)
+
+        return self._send_answer(dispatcher, knowledge, composed, topic, message, others)
+
+    @staticmethod
+    def _topic(
+        intent: Optional[str],
+        tracker: Tracker,
+        mentioned: list[str],
+        concerns: list[str],
+    ) -> str:
+        if intent in TOPIC_BY_INTENT:
+            return TOPIC_BY_INTENT[intent]
+        if intent == INFORM_TREATMENT and concerns and not mentioned:
+            return "concern"
+        # A bare treatment name answers a pending question, else follows up the last topic.
+        for slot in (PENDING_TOPIC_SLOT, TOPIC_SLOT):
+            value = tracker.get_slot(slot)
+            if value in TOPICS:
+                return value
+        return "overview"
+
+    @staticmethod
+    def _send_answer(
+        dispatcher: CollectingDispatcher,
+        knowledge: Knowledge,
+        composed: ComposedAnswer,
+        topic: str,
+        message: dict[str, Any],
+        others: list[str],
+    ) -> list[EventType]:
+        texts = list(composed.texts)
+        if others:
+            names = " or ".join(knowledge.not_offered[p].name for p in others)
+            texts.insert(0, f"Just so you know, we don't offer {names} here.")
+        fields: dict[str, Any] = {
+            "topic": topic,
+            "treatments": list(composed.treatments),
+            "sources": list(composed.sources),
+            "confidence": intent_confidence(message),
+        }
+        if composed.concern is not None:
+            fields["concern"] = composed.concern
+        send_reply(dispatcher, "answer", texts, **fields)
+        remembered = list(composed.treatments) if composed.concern is None else []
+        events: list[EventType] = [
+            SlotSet(TOPIC_SLOT, topic),
+            SlotSet(PENDING_TOPIC_SLOT, None),
+        ]
+        if remembered:
+            events.append(SlotSet(TREATMENTS_SLOT, remembered))
+        return events
+
+    @staticmethod
+    def _ask_which_treatment(
+        dispatcher: CollectingDispatcher, knowledge: Knowledge, topic: str
+    ) -> list[EventType]:
+        buttons = [
+            button(t.name, intent_payload(INFORM_TREATMENT, treatment=t.id))
+            for t in knowledge.treatments.values()
+        ]
+        label = TOPICS[topic].lower()
+        send_reply(
+            dispatcher,
+            "clarify",
+            [f"Which treatment would you like to know about ({label})?"],
+            buttons=buttons,
+            topic=topic,
+            options=list(knowledge.treatments),
+        )
+        return [SlotSet(PENDING_TOPIC_SLOT, topic)]
+
+    @staticmethod
+    def _ask_what_to_compare(
+        dispatcher: CollectingDispatcher, knowledge: Knowledge, known: list[str]
+    ) -> list[EventType]:
+        if known:
+            first = knowledge.treatments[known[0]]
+            others = [t for t in knowledge.treatments.values() if t.id != first.id]
+            text = f"Which treatment would you like to compare {first.name} with?"
+            buttons = [
+                button(t.name, intent_payload(COMPARE_TREATMENTS, treatment=t.id)) for t in others
+            ]
+            options = [t.id for t in others]
+        else:
+            text = "Which treatments would you like to compare?"
+            buttons = [
+                button(
+                    " vs ".join(knowledge.treatments[t].name for t in c.treatments),
+                    intent_payload(COMPARE_TREATMENTS, treatment=list(c.treatments)),
+                )
+                for c in knowledge.comparisons
+            ]
+            options = [list(c.treatments) for c in knowledge.comparisons]
+        send_reply(
+            dispatcher,
+            "clarify",
+            [text],
+            buttons=buttons,
+            topic="comparison",
+            options=options,
+        )
+        return [
+            SlotSet(PENDING_TOPIC_SLOT, "comparison"),
+            SlotSet(TREATMENTS_SLOT, known),
+        ]
+
+    @staticmethod
+    def _ask_which_concern(
+        dispatcher: CollectingDispatcher, knowledge: Knowledge
+    ) -> list[EventType]:
+        buttons = [
+            button(c.name, intent_payload("ask_concern", concern=c.id))
+            for c in knowledge.concerns.values()
+        ]
+        send_reply(
+            dispatcher,
+            "clarify",
+            ["Which concern would you like help with?"],
+            buttons=buttons,
+            topic="concern",
+            options=list(knowledge.concerns),
+        )
+        return [SlotSet(PENDING_TOPIC_SLOT, "concern")]
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+# Validate the clinic's files when the action server imports its actions, so a malformed
+# file stops the server at start with file:line: field, not at a patient's first question.
+get_knowledge()
+get_settings()

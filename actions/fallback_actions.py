@@ -1,0 +1,93 @@
+"""Fallback ("did you mean ...?") and out-of-scope replies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answer_actions import TREATMENTS_SLOT, entity_values
+from actions.intents import CLINIC_INTENT_LABELS, TOPIC_BY_INTENT
+from actions.knowledge import TOPICS, get_knowledge
+from actions.reply import button, intent_payload, send_reply
+from actions.scope import not_offered_reply, out_of_scope_reply, what_i_can_help_with
+
+MAX_SUGGESTIONS = 3
+
+
+def suggestions(tracker: Tracker) -> list[dict[str, str]]:
+    """Buttons for the likeliest intents the model ranked below its confidence threshold."""
+    knowledge = get_knowledge()
+    message = tracker.latest_message
+    mentioned = [t for t in entity_values(message, "treatment") if t in knowledge.treatments]
+    context = [t for t in tracker.get_slot(TREATMENTS_SLOT) or [] if t in knowledge.treatments]
+    treatment = (mentioned or context or [None])[0]
+    buttons = []
+    for ranked in message.get("intent_ranking") or []:
+        intent = ranked.get("name")
+        if intent in TOPIC_BY_INTENT and intent not in ("compare_treatments", "ask_concern"):
+            label = TOPICS[TOPIC_BY_INTENT[intent]]
+            if treatment:
+                label = f"{label}: {knowledge.treatments[treatment].name}"
+                payload = intent_payload(intent, treatment=treatment)
+            else:
+                payload = intent_payload(intent)
+        elif intent in CLINIC_INTENT_LABELS:
+            label, payload = CLINIC_INTENT_LABELS[intent], intent_payload(intent)
+        else:
+            continue
+        buttons.append(button(label, payload))
+        if len(buttons) == MAX_SUGGESTIONS:
+            break
+    return buttons
+
+
+class ActionFallback(Action):
+    """Low-confidence or unparseable messages: offer the closest topics as buttons."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        buttons = suggestions(tracker)
+        talk_to_person = button(
+            CLINIC_INTENT_LABELS["request_human"], intent_payload("request_human")
+        )
+        if talk_to_person not in buttons:
+            buttons.append(talk_to_person)
+        if len(buttons) > 1:
+            text = "Sorry, I'm not sure I understood. Did you mean one of these?"
+        else:
+            text = f"Sorry, I didn't understand that. {what_i_can_help_with()}"
+        send_reply(
+            dispatcher,
+            "fallback",
+            [text],
+            buttons=buttons,
+            suggestions=[b["payload"] for b in buttons],
+        )
+        return []
+
+
+class ActionOutOfScope(Action):
+    """Weather, medication doses, procedures the clinic does not offer..."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        knowledge = get_knowledge()
+        others = [
+            p
+            for p in entity_values(tracker.latest_message, "other_procedure")
+            if p in knowledge.not_offered
+        ]
+        if others:
+            return not_offered_reply(dispatcher, others)
+        return out_of_scope_reply(dispatcher)

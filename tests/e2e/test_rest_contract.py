@@ -1,0 +1,164 @@
+"""End to end: the real action server and Rasa server, spoken to over the REST channel.
+
+Checks the reply contract on every turn, the follow-ups that need conversation context,
+and that bad input always gets a polite reply.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actions.knowledge import get_knowledge
+from actions.reply import REPLY_TYPES
+from scripts.servers import (
+    PROJECT_ROOT,
+    RunningAssistant,
+    free_port,
+    running_assistant,
+    start_action_server,
+)
+
+SEEDS = {
+    "000_02cd34f0196dbc20.txt",
+    "001_6d08b78a9e82c8ac.txt",
+    "002_3caff2fd3a030851.txt",
+    "003_4b9730de6a4abb39.txt",
+    "004_fd0850f422e385f0.txt",
+}
+
+
+@pytest.fixture(scope="module")
+def assistant(trained_model: Path, tmp_path_factory) -> Iterator[RunningAssistant]:
+    with running_assistant(trained_model, tmp_path_factory.mktemp("servers")) as running:
+        yield running
+
+
+def reply_of(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The turn's reply payload; the contract says exactly one message carries it."""
+    replies = [m["custom"]["reply"] for m in messages if "reply" in (m.get("custom") or {})]
+    assert len(replies) == 1, f"expected one reply payload, got {messages}"
+    reply = replies[0]
+    assert reply["type"] in REPLY_TYPES
+    assert any(m.get("text") for m in messages), f"no text for the patient in {messages}"
+    return reply
+
+
+def test_answer_carries_topic_treatments_sources_and_confidence(assistant) -> None:
+    reply = reply_of(assistant.send("What are the side effects of PRP?"))
+    assert reply["type"] == "answer"
+    assert reply["topic"] == "side_effects"
+    assert reply["treatments"] == ["prp"]
+    assert reply["sources"] and set(reply["sources"]) <= SEEDS
+    assert 0 < reply["confidence"] <= 1
+
+
+@pytest.mark.parametrize(
+    "first, follow_up, topic, treatments",
+    [
+        (
+            "tell me about mesotherapy",
+            "how many sessions would I need?",
+            "sessions",
+            ["mesotherapy"],
+        ),
+        ("what's the downtime for prp", "and for exosomes?", "recovery_time", ["exosomes"]),
+        (
+            "side effects of prp?",
+            "how does that compare to exosomes",
+            "comparison",
+            ["prp", "exosomes"],
+        ),
+    ],
+)
+def test_follow_ups_keep_context(assistant, first, follow_up, topic, treatments) -> None:
+    sender = uuid.uuid4().hex
+    assert reply_of(assistant.send(first, sender))["type"] == "answer"
+    reply = reply_of(assistant.send(follow_up, sender))
+    assert (reply["type"], reply["topic"], reply["treatments"]) == ("answer", topic, treatments)
+
+
+def test_question_without_treatment_asks_which_then_answers(assistant) -> None:
+    sender = uuid.uuid4().hex
+    messages = assistant.send("how much does it cost?", sender)
+    reply = reply_of(messages)
+    assert (reply["type"], reply["topic"]) == ("clarify", "cost")
+    buttons = [b for m in messages for b in m.get("buttons", [])]
+    knowledge = get_knowledge()
+    assert [b["title"] for b in buttons] == [t.name for t in knowledge.treatments.values()]
+    answer = reply_of(assistant.send("the vampire facial one", sender))
+    assert (answer["type"], answer["topic"], answer["treatments"]) == (
+        "answer", "cost", ["microneedling_prp"],
+    )  # fmt: skip
+    # Clicking a button sends its payload; that completes a pending question too.
+    sender = uuid.uuid4().hex
+    assistant.send("is it painful?", sender)
+    clicked = reply_of(assistant.send('/inform_treatment{"treatment":"exosomes"}', sender))
+    assert (clicked["topic"], clicked["treatments"]) == ("pain", ["exosomes"])
+
+
+def test_cost_answer_uses_clinic_prices(assistant) -> None:
+    messages = assistant.send("how much is microneedling?")
+    assert reply_of(messages)["topic"] == "cost"
+    text = " ".join(m.get("text", "") for m in messages)
+    assert "GBP" in text and "consultation" in text
+
+
+@pytest.mark.parametrize(
+    "message, reply_type",
+    [
+        ("hello", "smalltalk"),
+        ("thanks a lot", "smalltalk"),
+        ("are you a bot?", "smalltalk"),
+        ("are you open on saturday?", "clinic_info"),
+        ("what's your address", "clinic_info"),
+        ("I'd like to book a consultation", "booking"),
+        ("can I talk to a real person please", "handoff"),
+        ("what's the weather like tomorrow", "out_of_scope"),
+        ("do you do botox?", "out_of_scope"),
+        ("blorp fizzle wug", "fallback"),
+    ],
+)
+def test_every_turn_has_a_reply_payload(assistant, message, reply_type) -> None:
+    assert reply_of(assistant.send(message))["type"] == reply_type
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["", "   ", "?!?!", "🙂🙂🙂", "x" * 5000, "<script>alert(1)</script>", "/no_such_intent", "/"],
+    ids=["empty", "blank", "punctuation", "emoji", "very-long", "html", "unknown-intent", "slash"],
+)
+def test_bad_input_gets_a_polite_reply(assistant, message) -> None:
+    messages = assistant.send(message)
+    assert messages, f"no reply to {message!r}"
+    assert reply_of(messages)["type"] in {"fallback", "out_of_scope", "clarify", "smalltalk"}
+    # and the server is still there for the next patient
+    assert reply_of(assistant.send("what is prp"))["type"] == "answer"
+
+
+def test_malformed_knowledge_stops_action_server_at_start(tmp_path: Path) -> None:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(PROJECT_ROOT / "knowledge", knowledge)
+    path = knowledge / "treatments.yml"
+    lines = path.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if line.strip().startswith("name: Mesotherapy"))
+    lines[index] = lines[index].replace("name: Mesotherapy", "name: ''")
+    path.write_text("\n".join(lines) + "\n")
+    log = tmp_path / "action-server.log"
+    process = start_action_server(free_port(), log, {"CLINIC_KNOWLEDGE_DIR": str(knowledge)})
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("the action server started despite a malformed knowledge file")
+    assert process.returncode != 0
+    assert (
+        f"treatments.yml:{index + 1}: treatments[0].name: must be a non-empty string"
+        in log.read_text()
+    )
