@@ -12,7 +12,7 @@ Context lives in three slots the action sets itself (none influences dialogue pr
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -95,7 +95,7 @@ class ActionAnswerQuestion(Action):
 
     @staticmethod
     def _topic(
-        intent: Optional[str],
+        intent: str | None,
         tracker: Tracker,
         mentioned: list[str],
         concerns: list[str],

@@ -8,8 +8,8 @@ every answer lists the seed files that support it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
 
 from actions.clinic_settings import ClinicSettings
 from actions.knowledge import Knowledge, Treatment
@@ -20,7 +20,7 @@ class ComposedAnswer:
     texts: tuple[str, ...]  # one chat message each
     treatments: tuple[str, ...]
     sources: tuple[str, ...]
-    concern: Optional[str] = None
+    concern: str | None = None
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:

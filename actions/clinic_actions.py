@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -25,7 +25,7 @@ def days_mentioned(text: str) -> list[str]:
     return days
 
 
-def hours_text(settings: ClinicSettings, days: Optional[list[str]] = None) -> str:
+def hours_text(settings: ClinicSettings, days: list[str] | None = None) -> str:
     if days:
         parts = []
         for day in days:

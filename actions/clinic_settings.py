@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Optional
 
 from actions.knowledge import (
     SETTINGS_FILE_NAME,
@@ -60,7 +59,7 @@ class ClinicSettings:
     booking_url: str
     emergency_number: str
     currency: str
-    opening_hours: dict[str, Optional[OpeningHours]]  # weekday -> hours, None when closed
+    opening_hours: dict[str, OpeningHours | None]  # weekday -> hours, None when closed
     prices: dict[str, Price]
 
     def format_money(self, amount: float) -> str:
@@ -68,7 +67,7 @@ class ClinicSettings:
         return f"{value} {self.currency}"
 
 
-def _hours(node: Node) -> Optional[OpeningHours]:
+def _hours(node: Node) -> OpeningHours | None:
     if isinstance(node.value, str) and node.value.strip().lower() == "closed":
         return None
     match = _HOURS_PATTERN.match(node.text())
@@ -132,8 +131,8 @@ def parse_settings(path: Path, knowledge: Knowledge) -> ClinicSettings:
     )
 
 
-@lru_cache(maxsize=None)
-def get_settings(directory: Optional[Path] = None) -> ClinicSettings:
+@cache
+def get_settings(directory: Path | None = None) -> ClinicSettings:
     """The validated clinic settings, loaded once per process."""
     directory = directory or knowledge_dir()
     return parse_settings(directory / SETTINGS_FILE_NAME, get_knowledge(directory))

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
 
 from actions.yaml_source import KnowledgeError, Node, load_yaml
 
@@ -74,7 +74,7 @@ class Treatment:
     name: str
     aliases: tuple[str, ...]
     answers: dict[str, Answer]
-    notice: Optional[Answer] = None
+    notice: Answer | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class Knowledge:
         for comparison in self.comparisons:
             self._comparison_index[frozenset(comparison.treatments)] = comparison
 
-    def comparison_for(self, treatment_ids: Iterable[str]) -> Optional[Comparison]:
+    def comparison_for(self, treatment_ids: Iterable[str]) -> Comparison | None:
         """The explicit comparison written for exactly these treatments, if there is one."""
         return self._comparison_index.get(frozenset(treatment_ids))
 
@@ -307,8 +307,8 @@ def missing_seed_files(knowledge: Knowledge, seeds_dir: Path) -> list[str]:
     return sorted(name for name in knowledge.sources if not (seeds_dir / name).is_file())
 
 
-@lru_cache(maxsize=None)
-def get_knowledge(directory: Optional[Path] = None) -> Knowledge:
+@cache
+def get_knowledge(directory: Path | None = None) -> Knowledge:
     """The validated knowledge, loaded once per process."""
     return parse_knowledge((directory or knowledge_dir()) / KNOWLEDGE_FILE_NAME)
 

@@ -11,7 +11,8 @@ On the REST channel it arrives as ``{"custom": {"reply": {...}}}``. Fields (see 
 from __future__ import annotations
 
 import json
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -43,7 +44,7 @@ def send_reply(
     dispatcher: CollectingDispatcher,
     reply_type: str,
     texts: Sequence[str],
-    buttons: Optional[list[dict[str, str]]] = None,
+    buttons: list[dict[str, str]] | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
     """Utter ``texts`` as messages; the last one carries the buttons and the reply payload."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
@@ -31,7 +31,8 @@ def not_offered_reply(
         dispatcher,
         "out_of_scope",
         [
-            f"{settings.name} doesn't offer {names}, so I can't advise on it. {what_i_can_help_with()}"
+            f"{settings.name} doesn't offer {names}, so I can't advise on it. "
+            + what_i_can_help_with()
         ],
         not_offered=list(procedure_ids),
     )

@@ -7,8 +7,9 @@ lets them fix it without reading Python.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -18,7 +19,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 class KnowledgeError(ValueError):
     """A clinic data file is malformed. The message is ``file:line: field: problem``."""
 
-    def __init__(self, file: Union[str, Path], line: int, field: str, problem: str):
+    def __init__(self, file: str | Path, line: int, field: str, problem: str):
         self.file = str(file)
         self.line = line
         self.field = field
@@ -34,7 +35,7 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def load_yaml(path: Path) -> "Node":
+def load_yaml(path: Path) -> Node:
     """Parse ``path`` and return its root mapping as a :class:`Node`."""
     shown = display_path(path)
     try:
@@ -72,7 +73,7 @@ class Node:
     def error(self, problem: str) -> KnowledgeError:
         return KnowledgeError(self.file, self.line, self.field, problem)
 
-    def _child_field(self, key: Union[str, int]) -> str:
+    def _child_field(self, key: str | int) -> str:
         if isinstance(key, int):
             return f"{self.field}[{key}]"
         return key if self.field == "(document)" else f"{self.field}.{key}"
@@ -81,7 +82,7 @@ class Node:
     def has(self, key: str) -> bool:
         return isinstance(self.value, CommentedMap) and key in self.value
 
-    def child(self, key: str, required: bool = True) -> Optional["Node"]:
+    def child(self, key: str, required: bool = True) -> Node | None:
         """The value under ``key``; a missing required key is an error at the mapping's line."""
         mapping = self.as_map()
         if key not in mapping.value:
@@ -91,7 +92,7 @@ class Node:
         line = mapping.value.lc.key(key)[0] + 1
         return Node(mapping.value[key], self.file, self._child_field(key), line)
 
-    def items(self) -> Iterator[tuple[str, "Node"]]:
+    def items(self) -> Iterator[tuple[str, Node]]:
         mapping = self.as_map()
         for key in mapping.value:
             line = mapping.value.lc.key(key)[0] + 1
@@ -100,7 +101,7 @@ class Node:
                 Node(mapping.value[key], self.file, self._child_field(str(key)), line),
             )
 
-    def as_map(self) -> "Node":
+    def as_map(self) -> Node:
         if not isinstance(self.value, CommentedMap):
             raise self.error("must be a mapping of fields")
         return self
@@ -112,7 +113,7 @@ class Node:
                 raise node.error(f"unknown field (expected one of: {', '.join(sorted(allowed))})")
 
     # -- sequences --------------------------------------------------------------------------
-    def elements(self) -> Iterator["Node"]:
+    def elements(self) -> Iterator[Node]:
         if not isinstance(self.value, CommentedSeq):
             raise self.error("must be a list")
         for index, value in enumerate(self.value):

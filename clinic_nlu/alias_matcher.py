@@ -17,10 +17,10 @@ and the project's NLU training data:
 
 # No `from __future__ import annotations`: spaCy validates factory signatures at runtime.
 
+import re
+from collections.abc import Iterable
 from itertools import combinations
 from pathlib import Path
-import re
-from typing import Iterable, Optional
 
 import srsly
 from spacy.language import Language
@@ -91,7 +91,7 @@ class AliasMatcher:
 
     # -- building ---------------------------------------------------------------------------
     def add_aliases(self, entries: Iterable[tuple[str, str, str]]) -> None:
-        """``(entity, id, alias)`` triples, e.g. ``("treatment", "prp", "platelet rich plasma")``."""
+        """Add ``(entity, id, alias)`` triples, e.g. ``("treatment", "prp", "PRP facial")``."""
         for entity, item_id, alias in entries:
             key = alias_key(alias)
             if key:
@@ -115,7 +115,7 @@ class AliasMatcher:
                 self._deletion_index.setdefault(variant, set()).add(key)
 
     # -- matching ---------------------------------------------------------------------------
-    def exact_lookup(self, key: str) -> Optional[tuple[str, str, float]]:
+    def exact_lookup(self, key: str) -> tuple[str, str, float] | None:
         """``(entity, id, 1.0)`` for a span key equal to an alias or to its plural."""
         if key in self.aliases:
             return (*self.aliases[key], 1.0)
@@ -125,11 +125,11 @@ class AliasMatcher:
                 return (*self.aliases[stem], 1.0)
         return None
 
-    def fuzzy_lookup(self, key: str) -> Optional[tuple[str, str, float]]:
+    def fuzzy_lookup(self, key: str) -> tuple[str, str, float] | None:
         """``(entity, id, confidence)`` for a key within a few typos of an alias."""
         if not MIN_FUZZY_LENGTH <= len(key) <= self._longest_alias + 2 or key in self.known_words:
             return None
-        best: Optional[tuple[int, str]] = None
+        best: tuple[int, str] | None = None
         for variant in _deletions(key, 2 if len(key) >= 9 else 1):
             for alias in self._deletion_index.get(variant, ()):
                 distance = levenshtein(key, alias)

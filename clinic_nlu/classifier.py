@@ -8,7 +8,7 @@ trains in seconds and loads without TensorFlow.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext
@@ -45,7 +45,7 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
     """Same features, ranking output and persistence as Rasa's; tf-idf before the model."""
 
     @staticmethod
-    def get_default_config() -> Dict[str, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             **LogisticRegressionClassifier.get_default_config(),
             "max_iter": 5000,
@@ -55,11 +55,11 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
 
     def __init__(
         self,
-        config: Dict[str, Any],
+        config: dict[str, Any],
         name: str,
         model_storage: ModelStorage,
         resource: Resource,
-        idf: Optional[np.ndarray] = None,
+        idf: np.ndarray | None = None,
     ) -> None:
         super().__init__(config, name, model_storage, resource)
         self.clf = LogisticRegression(
@@ -75,14 +75,14 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
     @classmethod
     def create(
         cls,
-        config: Dict[str, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "TfidfLogisticRegressionClassifier":
+    ) -> TfidfLogisticRegressionClassifier:
         return cls(config, execution_context.node_name, model_storage, resource)
 
-    def _create_X(self, messages: List[Message]) -> csr_matrix:
+    def _create_X(self, messages: list[Message]) -> csr_matrix:
         if self.idf is None:
             raise RuntimeError(f"{self.name} was used before being trained")
         return tf_idf(super()._create_X(messages).tocsr(), self.idf)
@@ -105,12 +105,12 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
     @classmethod
     def load(
         cls,
-        config: Dict[str, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "TfidfLogisticRegressionClassifier":
+    ) -> TfidfLogisticRegressionClassifier:
         component = super().load(config, model_storage, resource, execution_context, **kwargs)
         with model_storage.read_from(resource) as model_dir:
             component.idf = np.load(model_dir / IDF_FILE)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import spacy
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -29,12 +29,12 @@ from actions.knowledge import KNOWLEDGE_FILE_NAME, knowledge_dir, parse_knowledg
 from clinic_nlu.alias_matcher import FACTORY_NAME, AliasMatcher, entity_dicts
 
 
-def _knowledge_path(config: Dict[str, Any]) -> Path:
+def _knowledge_path(config: dict[str, Any]) -> Path:
     configured = config.get("knowledge_file")
     return Path(configured) if configured else knowledge_dir() / KNOWLEDGE_FILE_NAME
 
 
-def build_pipeline(knowledge_path: Path, training_texts: List[str]) -> Language:
+def build_pipeline(knowledge_path: Path, training_texts: list[str]) -> Language:
     """A blank English spaCy pipeline whose only component matches the knowledge's aliases."""
     nlp = spacy.blank("en")
     matcher: AliasMatcher = nlp.add_pipe(FACTORY_NAME)
@@ -70,7 +70,7 @@ class KnowledgeEntityRecognizer(GraphComponent, EntityExtractorMixin):
     PIPELINE_DIR = "spacy_pipeline"
 
     @staticmethod
-    def get_default_config() -> Dict[str, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             # None: the project's knowledge/treatments.yml (or $CLINIC_KNOWLEDGE_DIR).
             "knowledge_file": None,
@@ -81,20 +81,20 @@ class KnowledgeEntityRecognizer(GraphComponent, EntityExtractorMixin):
         }
 
     @staticmethod
-    def required_packages() -> List[str]:
+    def required_packages() -> list[str]:
         return ["spacy"]
 
     @classmethod
-    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
         path = _knowledge_path({**cls.get_default_config(), **config})
         return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
     def __init__(
         self,
-        config: Dict[str, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        nlp: Optional[Language] = None,
+        nlp: Language | None = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
@@ -104,11 +104,11 @@ class KnowledgeEntityRecognizer(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(
         cls,
-        config: Dict[str, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "KnowledgeEntityRecognizer":
+    ) -> KnowledgeEntityRecognizer:
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -121,17 +121,17 @@ class KnowledgeEntityRecognizer(GraphComponent, EntityExtractorMixin):
     @classmethod
     def load(
         cls,
-        config: Dict[str, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "KnowledgeEntityRecognizer":
+    ) -> KnowledgeEntityRecognizer:
         with model_storage.read_from(resource) as directory:
             nlp = spacy.load(directory / cls.PIPELINE_DIR)
         return cls(config, model_storage, resource, nlp)
 
-    def _recognise(self, message: Message) -> List[Dict[str, Any]]:
+    def _recognise(self, message: Message) -> list[dict[str, Any]]:
         if self._nlp is None:
             raise RuntimeError("KnowledgeEntityRecognizer was used before being trained")
         text = message.get(TEXT)
@@ -142,7 +142,7 @@ class KnowledgeEntityRecognizer(GraphComponent, EntityExtractorMixin):
             _mask_tokens(message, found)
         return found
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             found = self.add_extractor_name(self._recognise(message))
             message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
@@ -156,7 +156,7 @@ class KnowledgeEntityRecognizer(GraphComponent, EntityExtractorMixin):
         return training_data
 
 
-def _mask_tokens(message: Message, entities: List[Dict[str, Any]]) -> None:
+def _mask_tokens(message: Message, entities: list[dict[str, Any]]) -> None:
     for token in message.get(TOKENS_NAMES[TEXT]) or []:
         for entity in entities:
             if token.start < entity["end"] and entity["start"] < token.end:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.servers import PROJECT_ROOT, RASA, running_assistant, server_env  # noqa: E402
+from scripts.servers import PROJECT_ROOT, RASA, running_assistant, server_env
 
 MESSAGES = [
     "what is prp",
@@ -80,7 +80,10 @@ def main() -> None:
     results["p50_ms"] = round(statistics.median(timings), 1)
     results["p95_ms"] = round(percentile(timings, 0.95), 1)
     results["requests"] = args.requests
-    print(f"REST latency over {args.requests} messages, one user: p50 {results['p50_ms']} ms, p95 {results['p95_ms']} ms")
+    print(
+        f"REST latency over {args.requests} messages, one user: "
+        f"p50 {results['p50_ms']} ms, p95 {results['p95_ms']} ms"
+    )
     out = PROJECT_ROOT / "results" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rasa.core.agent import Agent  # noqa: E402
-from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
+from rasa.core.agent import Agent
+from rasa.shared.nlu.training_data.loading import load_data
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +56,7 @@ def predict(model: Path, examples_file: Path) -> list[Prediction]:
             confidence=result["intent"]["confidence"],
             entities=result["entities"],
         )
-        for example, result in zip(examples, asyncio.run(parse_all()))
+        for example, result in zip(examples, asyncio.run(parse_all()), strict=True)
     ]
 
 
@@ -94,10 +94,15 @@ def main() -> None:
     args = parser.parse_args()
     predictions = predict(args.model, args.file)
     errors = intent_errors(predictions)
-    print(f"intent accuracy {1 - len(errors) / len(predictions):.3f} on {len(predictions)} messages")
+    print(
+        f"intent accuracy {1 - len(errors) / len(predictions):.3f} on {len(predictions)} messages"
+    )
     for entity_type in ("treatment", "concern"):
         score = entity_score(predictions, entity_type)
-        print(f"{entity_type} F1 {score.f1:.3f} (precision {score.precision:.3f}, recall {score.recall:.3f})")
+        print(
+            f"{entity_type} F1 {score.f1:.3f} "
+            f"(precision {score.precision:.3f}, recall {score.recall:.3f})"
+        )
         errors.extend(score.errors)
     print("\n".join(errors))
 

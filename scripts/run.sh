@@ -23,7 +23,7 @@ done
 
 # An endpoints file for the chosen action-server port (endpoints.yml has the default one).
 endpoints=build/endpoints.run.yml
-printf 'action_endpoint:\n  url: "http://localhost:%s/webhook"\n' "$ACTION_PORT" > "$endpoints"
+printf 'action_endpoint:\n  url: "http://localhost:%s/webhook"\n  enable_selective_domain: true\n' "$ACTION_PORT" > "$endpoints"
 
 pids=()
 cleanup() {

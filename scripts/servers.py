@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import requests
 
@@ -26,13 +26,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
     env.update(extra or {})
     return env
 
 
-def start_action_server(port: int, log: Path, env: Optional[dict[str, str]] = None):
+def start_action_server(port: int, log: Path, env: dict[str, str] | None = None):
     return subprocess.Popen(
         [RASA, "run", "actions", "--actions", "actions", "--port", str(port)],
         cwd=PROJECT_ROOT,
@@ -87,7 +87,7 @@ class RunningAssistant:
     action_url: str
     work_dir: Path
 
-    def send(self, message: str, sender: Optional[str] = None) -> list[dict[str, Any]]:
+    def send(self, message: str, sender: str | None = None) -> list[dict[str, Any]]:
         response = requests.post(
             f"{self.rasa_url}/webhooks/rest/webhook",
             json={"sender": sender or uuid.uuid4().hex, "message": message},
@@ -112,7 +112,10 @@ def running_assistant(model: Path, work_dir: Path) -> Iterator[RunningAssistant]
     work_dir.mkdir(parents=True, exist_ok=True)
     action_port, rasa_port = free_port(), free_port()
     endpoints = work_dir / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://localhost:{action_port}/webhook"\n')
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://localhost:{action_port}/webhook"\n'
+        "  enable_selective_domain: true\n"
+    )
     action_log, rasa_log = work_dir / "action-server.log", work_dir / "rasa-server.log"
     action_server = start_action_server(action_port, action_log)
     rasa_server = subprocess.Popen(

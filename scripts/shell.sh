@@ -11,7 +11,7 @@ mkdir -p build
 
 "$BIN/python" -m actions.knowledge
 endpoints=build/endpoints.shell.yml
-printf 'action_endpoint:\n  url: "http://localhost:%s/webhook"\n' "$ACTION_PORT" > "$endpoints"
+printf 'action_endpoint:\n  url: "http://localhost:%s/webhook"\n  enable_selective_domain: true\n' "$ACTION_PORT" > "$endpoints"
 
 if ! "$BIN/python" -c "import sys,urllib.request; urllib.request.urlopen('http://localhost:$ACTION_PORT/health', timeout=1)" 2>/dev/null; then
     "$BIN/rasa" run actions --actions actions --port "$ACTION_PORT" > build/action-server.shell.log 2>&1 &

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
@@ -24,11 +24,11 @@ PLAIN_TOPICS = [t for t in TOPICS if t not in ("comparison", "concern")]
 
 def make_tracker(
     intent: str,
-    entities: Optional[list[tuple[str, Any]]] = None,
-    slots: Optional[dict[str, Any]] = None,
+    entities: list[tuple[str, Any]] | None = None,
+    slots: dict[str, Any] | None = None,
     text: str = "",
     confidence: float = 0.9,
-    ranking: Optional[list[tuple[str, float]]] = None,
+    ranking: list[tuple[str, float]] | None = None,
 ) -> Tracker:
     latest_message = {
         "text": text,
@@ -87,7 +87,7 @@ def test_answers_each_topic_for_each_treatment(topic: str, treatment_id: str) ->
 @pytest.mark.parametrize("treatment_id", TREATMENT_IDS)
 def test_cost_adds_the_clinic_prices(treatment_id: str) -> None:
     settings = get_settings()
-    messages, reply, _ = run(
+    messages, _, _ = run(
         ActionAnswerQuestion(), make_tracker("ask_cost", [("treatment", treatment_id)])
     )
     price = settings.prices[treatment_id]
@@ -172,7 +172,7 @@ def test_comparisons(entities, context, expected) -> None:
 
 def test_comparison_with_one_treatment_asks_for_the_other() -> None:
     tracker = make_tracker("compare_treatments", [("treatment", "prp")])
-    messages, reply, slots = run(ActionAnswerQuestion(), tracker)
+    _, reply, slots = run(ActionAnswerQuestion(), tracker)
     assert (reply["type"], reply["topic"]) == ("clarify", "comparison")
     assert "prp" not in reply["options"]
     assert slots == {"pending_topic": "comparison", "treatments": ["prp"]}

@@ -125,7 +125,6 @@ def _line_of(path: Path, needle: str) -> int:
         ("    aliases:", "    aliasses:", "aliasses:", "treatments[0].aliasses", "unknown field"),
         ("- id: prp", "- id: PRP!", "id: PRP!", "treatments[1].id", "lower_snake_case"),
         ("version: 1", "version: 7", "version: 7", "version", "unsupported version"),
-        ("  004_fd0850f422e385f0.txt:\n", "  004_renamed.txt:\n", "004_renamed.txt", "sources.004_renamed.txt", "unknown field"),
     ],
 )  # fmt: skip
 def test_broken_knowledge_names_line_and_field(tmp_path, old, new, marker, field, problem) -> None:
@@ -133,13 +132,19 @@ def test_broken_knowledge_names_line_and_field(tmp_path, old, new, marker, field
     with pytest.raises(KnowledgeError) as raised:
         parse_knowledge(path)
     error = raised.value
-    if field.startswith("sources."):
-        # a renamed source: every answer citing it now points at an unlisted file
-        assert "is not listed under 'sources:'" in str(error)
-        return
     assert (error.line, error.field) == (_line_of(path, marker), field)
     assert problem in error.problem
     assert str(error).startswith(f"{path}:{error.line}: {field}: ")
+
+
+def test_citing_an_unlisted_source_is_refused(tmp_path) -> None:
+    path = _copy_with(
+        tmp_path, KNOWLEDGE_FILE_NAME, "  004_fd0850f422e385f0.txt:\n", "  004_renamed.txt:\n"
+    )
+    with pytest.raises(
+        KnowledgeError, match=re.escape("'004_fd0850f422e385f0.txt' is not listed under 'sources:'")
+    ):
+        parse_knowledge(path)
 
 
 def test_missing_topic_is_reported(tmp_path) -> None:
