@@ -25,7 +25,12 @@ from actions.answering import (
     topic_answer,
 )
 from actions.clinic_settings import get_settings
-from actions.intents import COMPARE_TREATMENTS, INFORM_TREATMENT, TOPIC_BY_INTENT
+from actions.intents import (
+    COMPARE_TREATMENTS,
+    INFORM_TREATMENT,
+    TOPIC_BY_INTENT,
+    intent_name,
+)
 from actions.knowledge import TOPICS, Knowledge, get_knowledge
 from actions.reply import button, intent_payload, send_reply
 from actions.scope import not_offered_reply
@@ -64,7 +69,7 @@ class ActionAnswerQuestion(Action):
     ) -> list[EventType]:
         knowledge = get_knowledge()
         message = tracker.latest_message
-        intent = (message.get("intent") or {}).get("name")
+        intent = intent_name(message)
         mentioned = [t for t in entity_values(message, "treatment") if t in knowledge.treatments]
         concerns = [c for c in entity_values(message, "concern") if c in knowledge.concerns]
         others = [

@@ -10,6 +10,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clinic_settings import WEEKDAYS, ClinicSettings, get_settings
+from actions.intents import intent_name
 from actions.reply import send_reply
 
 _DAY_PATTERNS = {day: re.compile(rf"\b{day[:3]}(?:{day[3:]})?s?\b") for day in WEEKDAYS}
@@ -53,7 +54,7 @@ class ActionClinicInfo(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         settings = get_settings()
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = intent_name(tracker.latest_message)
         if intent == "ask_location":
             info, text = "location", f"You'll find {settings.name} at {settings.address}."
         elif intent == "ask_contact":
@@ -76,7 +77,7 @@ class ActionContactStaff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         settings = get_settings()
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = intent_name(tracker.latest_message)
         if intent == "request_booking":
             send_reply(
                 dispatcher,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from actions.knowledge import TOPICS
 
 COMPARE_TREATMENTS = "compare_treatments"
@@ -24,3 +26,8 @@ CLINIC_INTENT_LABELS: dict[str, str] = {
     "request_booking": "Book a consultation",
     "request_human": "Talk to a person",
 }
+
+
+def intent_name(message: dict[str, Any]) -> str | None:
+    """The intent of a parsed message (``tracker.latest_message``), if it has one."""
+    return (message.get("intent") or {}).get("name")
