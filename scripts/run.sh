@@ -25,6 +25,9 @@ done
 endpoints=build/endpoints.run.yml
 printf 'action_endpoint:\n  url: "http://localhost:%s/webhook"\n  enable_selective_domain: true\n' "$ACTION_PORT" > "$endpoints"
 
+# credentials.yml plus the messaging channels switched on by environment variables.
+"$BIN/python" scripts/credentials.py build/credentials.run.yml
+
 pids=()
 cleanup() {
     trap - INT TERM EXIT
@@ -37,7 +40,7 @@ trap cleanup INT TERM EXIT
 "$BIN/rasa" run actions --actions actions --port "$ACTION_PORT" > build/action-server.log 2>&1 &
 pids+=($!)
 "$BIN/rasa" run --model "$MODEL" --port "$RASA_PORT" --endpoints "$endpoints" \
-    --credentials credentials.yml --cors "*" > build/rasa-server.log 2>&1 &
+    --credentials build/credentials.run.yml --cors "*" > build/rasa-server.log 2>&1 &
 pids+=($!)
 
 wait_for() {  # name, url, pid, log

@@ -107,8 +107,17 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running_assistant(model: Path, work_dir: Path) -> Iterator[RunningAssistant]:
-    """Both servers up, on free ports; stopped (and logs kept in ``work_dir``) afterwards."""
+def running_assistant(
+    model: Path,
+    work_dir: Path,
+    credentials: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[RunningAssistant]:
+    """Both servers up, on free ports; stopped (and logs kept in ``work_dir``) afterwards.
+
+    ``credentials`` defaults to the project's credentials.yml; ``env`` adds environment
+    variables for both servers (channel secrets, fake API addresses in tests).
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
     action_port, rasa_port = free_port(), free_port()
     endpoints = work_dir / "endpoints.yml"
@@ -117,16 +126,17 @@ def running_assistant(model: Path, work_dir: Path) -> Iterator[RunningAssistant]
         "  enable_selective_domain: true\n"
     )
     action_log, rasa_log = work_dir / "action-server.log", work_dir / "rasa-server.log"
-    action_server = start_action_server(action_port, action_log)
+    action_server = start_action_server(action_port, action_log, env)
     rasa_server = subprocess.Popen(
         [
             RASA, "run", "--model", str(model), "--port", str(rasa_port),
-            "--endpoints", str(endpoints), "--credentials", "credentials.yml",
+            "--endpoints", str(endpoints),
+            "--credentials", str(credentials or PROJECT_ROOT / "credentials.yml"),
         ],
         cwd=PROJECT_ROOT,
         stdout=rasa_log.open("w"),
         stderr=subprocess.STDOUT,
-        env=server_env(),
+        env=server_env(env),
     )  # fmt: skip
     try:
         wait_until_up(f"http://localhost:{action_port}/health", action_server, action_log)

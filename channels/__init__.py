@@ -1,0 +1,1 @@
+"""Rasa input/output channels used by the clinic assistant (see ``credentials.yml``)."""

@@ -1,0 +1,109 @@
+"""Adapting replies to messaging channels: numbered options and length limits.
+
+SMS and WhatsApp (through Twilio) cannot show buttons, so buttons become numbered options
+("Reply with a number") and an answer of "2" picks option 2. Every channel caps a message's
+length; long answers are split at sentence boundaries under that cap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from threading import Lock
+
+# Characters per message.
+CHANNEL_LIMITS: dict[str, int] = {
+    "sms": 1600,
+    "whatsapp": 4096,
+    "telegram": 4096,
+    "facebook": 2000,
+}
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_OPTION_ANSWER = re.compile(r"^\s*(?:option\s*)?#?(\d{1,2})\s*[.)]?\s*$", re.IGNORECASE)
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """Split ``text`` into parts of at most ``limit`` characters, at sentence ends if possible.
+
+    Paragraph breaks are kept inside a part; a single sentence longer than the limit is cut
+    at the last space before it (or hard, for a word longer than the limit).
+    """
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    text = text.strip()
+    if len(text) <= limit:
+        return [text] if text else []
+    parts: list[str] = []
+    current = ""
+    for sentence in _SENTENCE_END.split(text):
+        for piece in _cut(sentence, limit):
+            candidate = f"{current} {piece}" if current else piece
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                parts.append(current)
+                current = piece
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _cut(sentence: str, limit: int) -> list[str]:
+    pieces = []
+    while len(sentence) > limit:
+        cut = sentence.rfind(" ", 0, limit + 1)
+        cut = cut if cut > 0 else limit
+        pieces.append(sentence[:cut].rstrip())
+        sentence = sentence[cut:].lstrip()
+    return [*pieces, sentence] if sentence else pieces
+
+
+def numbered_options(text: str, buttons: list[dict]) -> str:
+    """The message text followed by the buttons as a numbered list."""
+    lines = [text.strip(), ""] if text.strip() else []
+    lines += [f"{index}. {button['title']}" for index, button in enumerate(buttons, start=1)]
+    lines += ["", "Reply with a number."]
+    return "\n".join(lines)
+
+
+def chosen_option(text: str, option_count: int) -> int | None:
+    """The 0-based option a reply such as "2", "2." or "option 2" picks, if it picks one."""
+    match = _OPTION_ANSWER.match(text or "")
+    if not match:
+        return None
+    number = int(match.group(1))
+    return number - 1 if 1 <= number <= option_count else None
+
+
+class OfferedOptions:
+    """The buttons last offered to each recipient as numbers, so "2" can be mapped back.
+
+    Kept in memory, bounded, per Rasa server process: numbered options only matter for the
+    next message of the same conversation.
+    """
+
+    def __init__(self, max_recipients: int = 10_000) -> None:
+        self._max = max_recipients
+        self._offered: OrderedDict[str, list[dict]] = OrderedDict()
+        self._lock = Lock()
+
+    def remember(self, recipient_id: str, buttons: list[dict]) -> None:
+        with self._lock:
+            self._offered[recipient_id] = list(buttons)
+            self._offered.move_to_end(recipient_id)
+            while len(self._offered) > self._max:
+                self._offered.popitem(last=False)
+
+    def resolve(self, recipient_id: str, text: str) -> str:
+        """The payload of the option ``text`` picks, else ``text`` unchanged."""
+        with self._lock:
+            buttons = self._offered.get(recipient_id)
+        if not buttons:
+            return text
+        index = chosen_option(text, len(buttons))
+        if index is None:
+            return text
+        with self._lock:
+            self._offered.pop(recipient_id, None)
+        return buttons[index]["payload"]
