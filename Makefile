@@ -10,6 +10,7 @@ INSTALLED   := $(VENV)/.installed
 MODEL       := models/clinic.tar.gz
 RASA_PORT   ?= 5005
 ACTION_PORT ?= 5055
+WEB_PORT    ?= 8000
 
 # Inputs of a trained model: NLU/dialogue data, config, domain, and the knowledge file
 # (its aliases feed the spaCy treatment recogniser). Prices and hours (clinic.yml) do not.
@@ -23,7 +24,8 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
 .PHONY: help install lock train run shell validate validate-knowledge lint format test \
-        test-unit test-nlu test-conversations test-e2e bench clean nlu-report
+        test-unit test-nlu test-conversations test-e2e test-browser install-browser bench clean \
+        nlu-report
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -54,8 +56,8 @@ $(MODEL): $(INSTALLED) $(MODEL_INPUTS)
 	$(RASA) train --fixed-model-name clinic --out models --force --quiet
 	@touch $@
 
-run: $(MODEL) ## Install, train if stale, start the action server and Rasa (REST) and print where to chat
-	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) scripts/run.sh
+run: $(MODEL) ## Install, train if stale, start the servers and the demo page, print where to chat
+	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) WEB_PORT=$(WEB_PORT) scripts/run.sh
 
 shell: $(MODEL) ## Chat in the terminal (starts its own action server if none is running)
 	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) scripts/shell.sh
@@ -87,7 +89,13 @@ test-conversations: $(MODEL) ## Conversation tests with `rasa test` (fail on any
 test-e2e: $(MODEL) ## End-to-end: real action + Rasa servers, reply contract over REST
 	$(BIN)/pytest tests/e2e
 
-test: lint validate test-unit test-nlu test-conversations test-e2e ## Everything CI runs
+install-browser: ## Debian's chromium for the browser tests (root; does nothing if installed)
+	scripts/install_browser.sh
+
+test-browser: $(MODEL) install-browser ## Browser tests: the chat widget in headless Chromium
+	$(BIN)/pytest tests/browser
+
+test: lint validate test-unit test-nlu test-conversations test-e2e test-browser ## Everything CI runs
 
 bench: $(MODEL) ## Benchmarks: training time, start-up time, REST latency (p50/p95)
 	$(PY) scripts/bench.py

@@ -1,12 +1,18 @@
-"""Rasa's socket.io channel, fixed to deliver the reply contract to socket clients.
+"""Rasa's socket.io channel, fixed to deliver every reply to socket clients.
 
-Rasa 3.6's ``SocketIOOutput.send_custom_json`` calls ``sio.emit(evt, **json_message)``: the
-custom payload's keys become keyword arguments of ``emit``, so our ``{"reply": {...}}``
-raises ``TypeError`` and the reply contract never reaches the widget. This channel emits
-custom payloads the way the REST channel returns them, ``{"custom": {...}}``, in one
-``bot_uttered`` event.
+Two bugs of Rasa 3.6's ``socketio`` channel (with the python-socketio 5.18 we pin) stop the
+widget from getting its answers; this channel fixes both and changes nothing else:
 
-Enable it in the credentials file (same keys as Rasa's ``socketio`` channel)::
+- ``SocketIOOutput.send_custom_json`` calls ``sio.emit(evt, **json_message)``: the custom
+  payload's keys become keyword arguments of ``emit``, so our ``{"reply": {...}}`` raises
+  ``TypeError`` and the reply contract never reaches the client. Here custom payloads go out
+  as the REST channel returns them, ``{"custom": {...}}``, in one ``bot_uttered`` event.
+- The ``session_request`` handler calls ``sio.enter_room`` without awaiting it (a coroutine
+  in the python-socketio we pin, not in the releases Rasa 3.6 was written against), so with
+  ``session_persistence`` the client never joins its session's room, and every reply, sent
+  to that room, is lost.
+
+Enable it in the credentials file, with the same keys as Rasa's ``socketio`` channel::
 
     channels.socketio.ClinicSocketIOInput:
       user_message_evt: user_uttered
@@ -16,6 +22,7 @@ Enable it in the credentials file (same keys as Rasa's ``socketio`` channel)::
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -54,4 +61,14 @@ class ClinicSocketIOInput(SocketIOInput):
             message.output_channel = ClinicSocketIOOutput(self.sio, self.bot_message_evt)
             await on_new_message(message)
 
-        return super().blueprint(answer_with_clinic_output)
+        socketio_blueprint = super().blueprint(answer_with_clinic_output)
+        # Replaces the base class's handler of the same event.
+        self.sio.on("session_request", handler=self.confirm_session, namespace=self.namespace)
+        return socketio_blueprint
+
+    async def confirm_session(self, sid: str, data: dict[str, Any] | None) -> None:
+        """Rasa's ``session_request`` handler, with the room joined (awaited)."""
+        session_id = (data or {}).get("session_id") or uuid.uuid4().hex
+        if self.session_persistence:
+            await self.sio.enter_room(sid, session_id, namespace=self.namespace)
+        await self.sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)

@@ -40,6 +40,11 @@ MIN_FUZZY_LENGTH = 8
 
 
 _WORD_SPLIT = re.compile(r"[^0-9a-z]+")
+_ES_PLURAL_STEMS = ("s", "x", "z", "ch", "sh")
+# Only treatment names are matched despite typos: patients misspell product names
+# ("mesotheraphy", "exozomes"), while concern words sit one letter from everyday words
+# ("thinning" / "thinking").
+FUZZY_ENTITIES = frozenset({"treatment"})
 
 
 def max_edit_distance(key: str) -> int:
@@ -110,7 +115,9 @@ class AliasMatcher:
         # the deletion variants of a 5,000-letter "word" from being computed.
         self._longest_alias = max((len(key) for key in self.aliases), default=0)
         self._deletion_index = {}
-        for key in self.aliases:
+        for key, (entity, _) in self.aliases.items():
+            if entity not in FUZZY_ENTITIES:
+                continue
             for variant in _deletions(key, max_edit_distance(key)):
                 self._deletion_index.setdefault(variant, set()).add(key)
 
@@ -119,10 +126,12 @@ class AliasMatcher:
         """``(entity, id, 1.0)`` for a span key equal to an alias or to its plural."""
         if key in self.aliases:
             return (*self.aliases[key], 1.0)
-        for suffix in ("s", "es"):
-            stem = key[: -len(suffix)]
-            if key.endswith(suffix) and stem in self.aliases and len(stem) >= 3:
-                return (*self.aliases[stem], 1.0)
+        if key.endswith("s") and key[:-1] in self.aliases and len(key) > 3:
+            return (*self.aliases[key[:-1]], 1.0)
+        # "-es" plurals only after s, x, z, ch, sh: "scares" is not a plural of "scar".
+        stem = key[:-2]
+        if key.endswith("es") and stem.endswith(_ES_PLURAL_STEMS) and stem in self.aliases:
+            return (*self.aliases[stem], 1.0)
         return None
 
     def fuzzy_lookup(self, key: str) -> tuple[str, str, float] | None:

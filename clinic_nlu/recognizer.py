@@ -45,7 +45,7 @@ def build_pipeline(knowledge_path: Path, training_texts: list[str]) -> Language:
     return nlp
 
 
-def _text_outside_entities(message: Message) -> str:
+def text_outside_entities(message: Message) -> str:
     """The example's text with annotated entities blanked out: only ordinary words remain."""
     text = message.get(TEXT) or ""
     # Entities from stories carry no positions; only NLU examples have annotated spans.
@@ -112,7 +112,7 @@ class KnowledgeEntityRecognizer(GraphComponent, EntityExtractorMixin):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        texts = [_text_outside_entities(example) for example in training_data.training_examples]
+        texts = [text_outside_entities(example) for example in training_data.training_examples]
         self._nlp = build_pipeline(_knowledge_path(self._config), texts)
         with self._model_storage.write_to(self._resource) as directory:
             self._nlp.to_disk(directory / self.PIPELINE_DIR)

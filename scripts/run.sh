@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 RASA_PORT="${RASA_PORT:-5005}"
 ACTION_PORT="${ACTION_PORT:-5055}"
+WEB_PORT="${WEB_PORT:-8000}"
 MODEL="${MODEL:-models/clinic.tar.gz}"
 BIN=.venv/bin
 mkdir -p build
@@ -14,9 +15,9 @@ mkdir -p build
 # traceback from a server.
 "$BIN/python" -m actions.knowledge
 
-for port in "$RASA_PORT" "$ACTION_PORT"; do
+for port in "$RASA_PORT" "$ACTION_PORT" "$WEB_PORT"; do
     if "$BIN/python" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)) != 0)"; then
-        echo "error: port $port is already in use (another 'make run'?). Stop it, or run e.g. 'make run RASA_PORT=5006 ACTION_PORT=5056'." >&2
+        echo "error: port $port is already in use (another 'make run'?). Stop it, or run e.g. 'make run RASA_PORT=5006 ACTION_PORT=5056 WEB_PORT=8001'." >&2
         exit 1
     fi
 done
@@ -42,6 +43,9 @@ pids+=($!)
 "$BIN/rasa" run --model "$MODEL" --port "$RASA_PORT" --endpoints "$endpoints" \
     --credentials build/credentials.run.yml --cors "*" > build/rasa-server.log 2>&1 &
 pids+=($!)
+"$BIN/python" -m webapp --port "$WEB_PORT" --rasa-url "http://localhost:$RASA_PORT" \
+    > build/webapp.log 2>&1 &
+pids+=($!)
 
 wait_for() {  # name, url, pid, log
     for _ in $(seq 1 120); do
@@ -59,6 +63,7 @@ wait_for() {  # name, url, pid, log
     exit 1
 }
 wait_for "action server" "http://localhost:$ACTION_PORT/health" "${pids[0]}" build/action-server.log
+wait_for "demo web page" "http://localhost:$WEB_PORT/" "${pids[2]}" build/webapp.log
 # Rasa's HTTP server answers before its model is loaded: wait for a real reply.
 "$BIN/python" -c "
 import subprocess, sys
@@ -77,11 +82,12 @@ except RuntimeError as error:
 cat <<MSG
 
   The clinic assistant is running.
+    Chat on the demo clinic page:     http://localhost:$WEB_PORT
     Chat in this machine's terminal:  make shell      (in another terminal)
     REST channel:  curl -s -X POST http://localhost:$RASA_PORT/webhooks/rest/webhook \\
                      -H 'Content-Type: application/json' \\
                      -d '{"sender": "me", "message": "What is PRP?"}'
-    Logs: build/rasa-server.log, build/action-server.log
+    Logs: build/rasa-server.log, build/action-server.log, build/webapp.log
   Press Ctrl-C to stop.
 
 MSG

@@ -15,14 +15,19 @@ from rasa.shared.nlu.training_data.message import Message
 
 from actions.knowledge import KNOWLEDGE_FILE_NAME, PROJECT_ROOT, knowledge_dir
 from clinic_nlu.alias_matcher import entity_dicts, levenshtein
-from clinic_nlu.recognizer import KnowledgeEntityRecognizer, build_pipeline
+from clinic_nlu.recognizer import (
+    KnowledgeEntityRecognizer,
+    build_pipeline,
+    text_outside_entities,
+)
 
 TRAINING_DATA = load_data(str(PROJECT_ROOT / "data" / "nlu"))
 
 
 @pytest.fixture(scope="module")
 def nlp():
-    texts = [example.get("text") for example in TRAINING_DATA.training_examples]
+    # As the Rasa component does: only words outside entity annotations are "ordinary".
+    texts = [text_outside_entities(example) for example in TRAINING_DATA.training_examples]
     return build_pipeline(knowledge_dir() / KNOWLEDGE_FILE_NAME, texts)
 
 

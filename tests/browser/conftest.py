@@ -1,0 +1,184 @@
+"""Browser-test fixtures: the real servers, the demo web app and a headless Chromium.
+
+The action server and the Rasa server run as in ``scripts/servers.py``, with the socket.io
+channel on (``channels.socketio.ClinicSocketIOInput``) and CORS open, as the widget on the
+demo page (another port, so another origin) needs. The browser is Debian's ``chromium``
+(``scripts/install_browser.sh``), driven by Playwright; no browser is downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from scripts.servers import (
+    PROJECT_ROOT,
+    RASA,
+    free_port,
+    server_env,
+    start_action_server,
+    stop,
+    wait_until_answering,
+    wait_until_up,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = PROJECT_ROOT / "results" / "browser"
+CREDENTIALS = """\
+rest:
+channels.socketio.ClinicSocketIOInput:
+  user_message_evt: user_uttered
+  bot_message_evt: bot_uttered
+  session_persistence: true
+"""
+
+
+@dataclass
+class Servers:
+    """The action server, the Rasa server (restartable on its port) and the demo web app."""
+
+    model: Path
+    work_dir: Path
+    rasa_port: int = field(default_factory=free_port)
+    action_port: int = field(default_factory=free_port)
+    web_port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://localhost:{self.rasa_port}"
+
+    @property
+    def page_url(self) -> str:
+        return f"http://localhost:{self.web_port}/"
+
+    def log(self, name: str) -> Path:
+        return self.work_dir / f"{name}.log"
+
+    def start(self) -> None:
+        self.processes["actions"] = start_action_server(self.action_port, self.log("actions"))
+        self.processes["webapp"] = self._popen(
+            "webapp",
+            [
+                sys.executable,
+                "-m",
+                "webapp",
+                "--port",
+                str(self.web_port),
+                "--rasa-url",
+                self.rasa_url,
+            ],
+        )
+        self.start_rasa()
+        wait_until_up(
+            f"http://localhost:{self.action_port}/health",
+            self.processes["actions"],
+            self.log("actions"),
+        )
+        wait_until_up(self.page_url, self.processes["webapp"], self.log("webapp"))
+        self.wait_for_rasa()
+
+    def start_rasa(self) -> None:
+        endpoints, credentials = self.work_dir / "endpoints.yml", self.work_dir / "credentials.yml"
+        endpoints.write_text(
+            f'action_endpoint:\n  url: "http://localhost:{self.action_port}/webhook"\n'
+            "  enable_selective_domain: true\n"
+        )
+        credentials.write_text(CREDENTIALS)
+        self.processes["rasa"] = self._popen(
+            "rasa",
+            [
+                RASA, "run", "--model", str(self.model), "--port", str(self.rasa_port),
+                "--endpoints", str(endpoints), "--credentials", str(credentials), "--cors", "*",
+            ],
+        )  # fmt: skip
+
+    def wait_for_rasa(self) -> None:
+        wait_until_answering(self.rasa_url, self.processes["rasa"], self.log("rasa"))
+
+    def stop_rasa(self) -> None:
+        stop(self.processes["rasa"])
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            stop(process)
+
+    def _popen(self, name: str, command: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            stdout=self.log(name).open("w"),
+            stderr=subprocess.STDOUT,
+            env=server_env(),
+        )
+
+
+@pytest.fixture(scope="session")
+def servers(trained_model: Path, tmp_path_factory) -> Iterator[Servers]:
+    running = Servers(trained_model, tmp_path_factory.mktemp("browser-servers"))
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        pytest.fail(f"no {CHROMIUM}: run scripts/install_browser.sh (as root)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, request, **context_options) -> Iterator[Page]:
+    """A page in a fresh browser profile (so empty localStorage); a screenshot at the end.
+
+    Uncaught JavaScript errors on the page fail the test.
+    """
+    context = browser.new_context(**context_options)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+        page.screenshot(path=SCREENSHOTS / f"{name}.png")
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, request) -> Iterator[Page]:
+    """A desktop-sized page."""
+    yield from open_page(browser, request, viewport={"width": 1280, "height": 800})
+
+
+@pytest.fixture
+def phone_page(browser, request) -> Iterator[Page]:
+    """A page on a 360 px wide phone screen."""
+    yield from open_page(
+        browser, request, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+    )

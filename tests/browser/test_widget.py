@@ -1,0 +1,255 @@
+"""The chat widget on the demo page, in a real headless Chromium, against the real servers.
+
+Every test starts with a fresh browser profile (so a new conversation) and leaves a
+screenshot in results/browser/. The Rasa restart test comes last: it restarts the server.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from playwright.sync_api import Page, Request, expect
+
+from actions.knowledge import get_knowledge
+
+expect.set_options(timeout=15_000)
+
+REST_WEBHOOK = "/webhooks/rest/webhook"
+HTML_MESSAGE = "<img src=x onerror=alert(1)>"
+
+
+def answer_text(treatment: str, topic: str) -> str:
+    """The first sentence of the knowledge file's answer, enough to recognise it."""
+    return get_knowledge().treatments[treatment].answers[topic].text.split(". ")[0]
+
+
+def requests_to(page: Page, url_part: str) -> list[Request]:
+    """From now on, every request the page makes to a URL containing ``url_part``."""
+    sent: list[Request] = []
+
+    def record(request: Request) -> None:
+        if url_part in request.url:
+            sent.append(request)
+
+    page.on("request", record)
+    return sent
+
+
+@pytest.fixture
+def rest_requests(page: Page) -> list[Request]:
+    """The REST-channel requests the page makes (the widget uses it only as a fallback)."""
+    return requests_to(page, REST_WEBHOOK)
+
+
+def widget_host(page: Page):
+    return page.locator(".clinic-chat-host")
+
+
+def wait_for_connection(page: Page, status: str) -> None:
+    expect(widget_host(page)).to_have_attribute("data-connection", status)
+
+
+def open_chat(page: Page, url: str, connection: str = "connected") -> None:
+    page.goto(url)
+    page.get_by_role("button", name="Chat with us").click()
+    expect(page.get_by_role("dialog", name="Example Skin Clinic")).to_be_visible()
+    wait_for_connection(page, connection)
+
+
+def ask(page: Page, question: str) -> None:
+    page.get_by_label("Your question").fill(question)
+    page.get_by_label("Your question").press("Enter")
+
+
+def last_bot_message(page: Page):
+    return page.locator(".cc-bot").last
+
+
+def expect_turn_finished(page: Page) -> None:
+    expect(page.locator(".cc-typing")).to_be_hidden()
+
+
+def expect_answer_with_sources(page: Page, treatment: str, topic: str) -> None:
+    expect(last_bot_message(page)).to_contain_text(answer_text(treatment, topic))
+    sources = page.locator(".cc-sources").last
+    sources.locator("summary").click()
+    items = sources.get_by_role("listitem")
+    expect(items.first).to_be_visible()
+    # Titles replace the file names once /api/sources has answered.
+    any_title = "|".join(re.escape(title) for title in get_knowledge().sources.values())
+    for item in items.all():
+        expect(item).to_have_text(re.compile(f"^(?:{any_title})$"))
+
+
+def test_answer_and_its_sources_arrive_over_socketio(servers, page, rest_requests) -> None:
+    open_chat(page, servers.page_url)
+    expect(page.locator(".cc-bot").first).to_have_text(
+        re.compile("Hi! Ask me about our treatments.")
+    )
+    ask(page, "What is PRP?")
+    expect(page.locator(".cc-user").last).to_contain_text("What is PRP?")
+    expect_answer_with_sources(page, "prp", "overview")
+    expect_turn_finished(page)
+    assert rest_requests == []  # the reply contract (sources) came over the socket
+
+
+def test_quick_reply_sends_its_payload_and_goes(servers, page) -> None:
+    open_chat(page, servers.page_url)
+    ask(page, "how much does it cost?")
+    choices = page.get_by_role("group", name="Suggested replies").get_by_role("button")
+    expect(choices).to_have_text([t.name for t in get_knowledge().treatments.values()])
+    prp = get_knowledge().treatments["prp"].name
+    page.get_by_role("button", name=prp, exact=True).click()
+    expect(page.locator(".cc-quick-replies")).to_have_count(0)
+    expect(page.locator(".cc-user").last).to_have_text(re.compile(re.escape(prp) + "$"))
+    expect(last_bot_message(page)).to_contain_text("GBP")
+    expect(page.get_by_label("Your question")).to_be_focused()  # not lost with the button
+
+
+def test_reload_keeps_the_conversation_and_its_context(servers, page) -> None:
+    open_chat(page, servers.page_url)
+    ask(page, "What is PRP?")
+    expect_answer_with_sources(page, "prp", "overview")
+    shown = page.locator(".cc-message, .cc-sources summary")
+    transcript = shown.all_text_contents()
+
+    page.reload()
+    expect(page.get_by_role("dialog", name="Example Skin Clinic")).to_be_visible()
+    expect(shown).to_have_text(transcript)
+    expect(shown.last).to_be_in_viewport()  # scrolled to the latest message
+    wait_for_connection(page, "connected")
+    # Same session on the server: the follow-up is answered for PRP.
+    ask(page, "how many sessions would I need?")
+    expect(last_bot_message(page)).to_contain_text(answer_text("prp", "sessions"))
+
+
+def test_html_is_shown_as_text_and_never_run(servers, page) -> None:
+    dialogs: list[str] = []
+
+    def record_and_dismiss(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record_and_dismiss)
+    open_chat(page, servers.page_url)
+    ask(page, HTML_MESSAGE)
+    expect(page.locator(".cc-user").last).to_have_text(re.compile(re.escape(HTML_MESSAGE) + "$"))
+    expect_turn_finished(page)
+    expect(page.locator(".cc-bot").nth(1)).not_to_be_empty()  # a polite reply
+    page.reload()  # rendered again from the stored transcript
+    expect(page.locator(".cc-user").last).to_have_text(re.compile(re.escape(HTML_MESSAGE) + "$"))
+    assert page.locator("img").count() == 0  # the locator looks inside the shadow root too
+    assert dialogs == []
+
+
+def test_talk_to_a_person_gives_links(servers, page) -> None:
+    open_chat(page, servers.page_url)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator(".cc-user").last).to_have_text(re.compile("Talk to a person$"))
+    reply = last_bot_message(page)
+    expect(reply.locator('a[href="mailto:hello@example.com"]')).to_be_visible()
+    expect(reply.locator('a[href="tel:+442079460000"]')).to_have_text("+44 20 7946 0000")
+    ask(page, "I'd like to book a consultation")
+    booking = last_bot_message(page).get_by_role("link", name="https://example.com/book")
+    expect(booking).to_have_attribute("href", "https://example.com/book")
+    expect(booking).to_have_attribute("target", "_blank")
+    expect(booking).to_have_attribute("rel", "noopener noreferrer")
+
+
+def test_works_on_a_360px_phone_screen(servers, phone_page) -> None:
+    page = phone_page
+    open_chat(page, servers.page_url)
+    ask(page, "What is PRP?")
+    expect_answer_with_sources(page, "prp", "overview")
+    ask(page, "I'd like to book a consultation")
+    expect(last_bot_message(page).get_by_role("link")).to_have_count(2)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    for control in (page.get_by_label("Your question"), page.get_by_role("button", name="Send")):
+        expect(control).to_be_in_viewport(ratio=1)
+
+
+def test_keyboard_only(servers, page) -> None:
+    page.goto(servers.page_url)
+    launcher = page.get_by_role("button", name="Chat with us")
+    expect(launcher).to_be_visible()
+    for _ in range(10):  # the page's own links come first
+        page.keyboard.press("Tab")
+        if launcher.evaluate("button => button.matches(':focus-visible')"):
+            break
+    expect(launcher).to_be_focused()
+    assert launcher.evaluate("button => getComputedStyle(button).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_label("Your question")).to_be_focused()
+    page.keyboard.type("What is PRP?")
+    page.keyboard.press("Enter")
+    expect(last_bot_message(page)).to_contain_text(answer_text("prp", "overview"))
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    expect(launcher).to_be_focused()
+
+
+def test_falls_back_to_rest_when_sockets_are_blocked(servers, page, rest_requests) -> None:
+    page.route("**/socket.io/**", lambda route: route.abort())
+    open_chat(page, servers.page_url, connection="offline")
+    ask(page, "What is PRP?")
+    expect_answer_with_sources(page, "prp", "overview")
+    expect_turn_finished(page)
+    assert len(rest_requests) == 1
+    assert rest_requests[0].post_data_json["sender"] == page.evaluate(
+        "Object.values(localStorage).map(JSON.parse)[0].sessionId"
+    )
+
+
+# Sets data-transport="rest" on the widget's tag as soon as the parser adds it, before the
+# deferred script runs. (Rewriting the page with page.route would not do: Chromium treats a
+# rewritten page as public, and its local-network rules then block calls to localhost.)
+REST_ONLY_TAG = """
+new MutationObserver((changes, observer) => {
+  const tag = document.querySelector('script[src$="clinic-chat.js"]');
+  if (tag) {
+    tag.dataset.transport = "rest";
+    observer.disconnect();
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
+def test_rest_only_mode_never_loads_socketio(servers, page, rest_requests) -> None:
+    socket_requests = requests_to(page, "socket.io")
+    page.add_init_script(REST_ONLY_TAG)
+    open_chat(page, servers.page_url, connection="rest")
+    ask(page, "What is PRP?")
+    expect_answer_with_sources(page, "prp", "overview")
+    assert len(rest_requests) == 1
+    assert socket_requests == []
+
+
+def test_vendored_client_speaks_the_servers_protocol(servers, page) -> None:
+    """python-engineio 4 accepts Engine.IO 4 only, which socket.io JS clients 3.x/4.x speak."""
+    handshakes = requests_to(page, "/socket.io/")
+    open_chat(page, servers.page_url)
+    assert handshakes and all("EIO=4" in request.url for request in handshakes), handshakes
+    older_client = requests.get(f"{servers.rasa_url}/socket.io/?EIO=3&transport=polling", timeout=5)
+    assert older_client.status_code == 400
+    assert "unsupported version" in older_client.text
+
+
+def test_reconnects_to_its_session_after_rasa_restarts(servers, page, rest_requests) -> None:
+    open_chat(page, servers.page_url)
+    ask(page, "What is PRP?")
+    expect_answer_with_sources(page, "prp", "overview")
+
+    servers.stop_rasa()
+    wait_for_connection(page, "offline")
+    servers.start_rasa()
+    servers.wait_for_rasa()
+    wait_for_connection(page, "connected")
+    ask(page, "what are exosomes?")
+    # Replies go to the session's room: they arrive only if the client asked for its
+    # session again after reconnecting.
+    expect(last_bot_message(page)).to_contain_text(answer_text("exosomes", "overview"))
+    assert rest_requests == []

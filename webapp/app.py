@@ -1,0 +1,63 @@
+"""The demo clinic page and the chat widget's files, served by one small aiohttp app.
+
+- ``GET /``: ``demo/index.html``, an example clinic page embedding the widget, with the Rasa
+  server's address (``$CLINIC_RASA_URL``, default ``http://localhost:5005``) filled in;
+- ``GET /widget/...``: the widget's static files (``widget/``);
+- ``GET /api/sources``: the title of each source document, shown under answers.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from actions.knowledge import get_knowledge
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEMO_PAGE = PROJECT_ROOT / "demo" / "index.html"
+WIDGET_DIR = PROJECT_ROOT / "widget"
+
+RASA_URL_ENV = "CLINIC_RASA_URL"
+DEFAULT_RASA_URL = "http://localhost:5005"
+# Where demo/index.html wants the Rasa server's address.
+RASA_URL_PLACEHOLDER = "{{ rasa_url }}"
+
+RASA_URL = web.AppKey("rasa_url", str)
+
+
+def checked_rasa_url(url: str) -> str:
+    """``url`` without a trailing slash; refuses anything but an http(s) address."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"the Rasa server URL must look like {DEFAULT_RASA_URL}, not {url!r}")
+    return url.strip().rstrip("/")
+
+
+def create_app(rasa_url: str | None = None) -> web.Application:
+    """The app; ``rasa_url`` defaults to ``$CLINIC_RASA_URL``, then ``http://localhost:5005``."""
+    app = web.Application()
+    app[RASA_URL] = checked_rasa_url(rasa_url or os.environ.get(RASA_URL_ENV) or DEFAULT_RASA_URL)
+    app.router.add_get("/", demo_page)
+    app.router.add_get("/api/sources", source_titles)
+    app.router.add_static("/widget/", WIDGET_DIR)
+    return app
+
+
+async def demo_page(request: web.Request) -> web.Response:
+    # Read on every request, so an edited page shows on reload.
+    page = DEMO_PAGE.read_text(encoding="utf-8")
+    rasa_url = html.escape(request.app[RASA_URL], quote=True)
+    return web.Response(
+        text=page.replace(RASA_URL_PLACEHOLDER, rasa_url),
+        content_type="text/html",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+async def source_titles(request: web.Request) -> web.Response:
+    """``{"<seed file name>": "<title>"}`` from the knowledge file."""
+    return web.json_response(get_knowledge().sources)

@@ -1,0 +1,684 @@
+/*!
+ * Clinic chat widget for the clinic assistant (Rasa). Plain JavaScript, no build step.
+ *
+ * Embed with one tag (every attribute but src is optional):
+ *
+ *   <script src="/widget/clinic-chat.js" defer
+ *           data-server-url="http://localhost:5005"
+ *           data-title="Example Skin Clinic"
+ *           data-primary-color="#2f6f6a"
+ *           data-greeting="Hi! Ask me about our treatments."></script>
+ *
+ * Also: data-primary-text-color, data-launcher-label, data-footnote ("" hides it),
+ * data-sources-url (JSON {"<source file>": "<title>"}), data-transport ("rest": no socket.io),
+ * data-socket-path (Rasa's socketio_path, default /socket.io). See README: Website chat widget.
+ *
+ * It loads clinic-chat.css and vendor/socket.io.min.js from beside itself, talks to Rasa's
+ * socket.io channel, and falls back to the REST channel when sockets fail. The session id
+ * and the transcript are kept in localStorage, so a page reload keeps the conversation.
+ * Everything the bot or the patient wrote is rendered as text, never as HTML.
+ */
+(function () {
+  "use strict";
+
+  const SCRIPT = document.currentScript || document.querySelector('script[src*="clinic-chat.js"]');
+  if (!SCRIPT || window.ClinicChat) {
+    return; // not loaded as a script tag, or already on the page
+  }
+
+  const STORAGE_VERSION = 1;
+  const MAX_TRANSCRIPT_ENTRIES = 200;
+  const MAX_MESSAGE_LENGTH = 1000;
+  // How long a message waits for the socket to be ready before going over REST instead.
+  const SOCKET_GRACE_MS = 3000;
+  // The typing indicator ends with the turn's reply payload; this bounds it if none comes.
+  const TYPING_TIMEOUT_MS = 20000;
+  const HUMAN_HANDOFF_PAYLOAD = "/request_human";
+  const WEB_LINK = /^https?:\/\//i;
+  // Web addresses, e-mail addresses and international phone numbers become links.
+  const LINK_PATTERN = /https?:\/\/[^\s<>"']+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+\d[\d ]{6,}\d/gi;
+  const TRAILING_PUNCTUATION = /[.,;:!?)\]}'"]+$/;
+
+  // ------------------------------------------------------------------ configuration
+
+  function readConfig(script) {
+    const data = script.dataset;
+    const serverUrl = (data.serverUrl || window.location.origin).replace(/\/+$/, "");
+    return {
+      serverUrl: serverUrl,
+      socketPath: data.socketPath || "/socket.io",
+      // "rest" skips socket.io altogether (e.g. behind a proxy that blocks it).
+      transport: data.transport === "rest" ? "rest" : "auto",
+      title: data.title || "Clinic assistant",
+      greeting: data.greeting || "",
+      launcherLabel: data.launcherLabel || "Chat with us",
+      footnote:
+        data.footnote === undefined
+          ? "Automated answers from the clinic's information, not medical advice."
+          : data.footnote,
+      primaryColor: data.primaryColor || "",
+      primaryTextColor: data.primaryTextColor || "",
+      sourcesUrl: data.sourcesUrl || "",
+      storageKey: "clinic-chat:" + serverUrl,
+    };
+  }
+
+  function assetUrl(name) {
+    return new URL(name, SCRIPT.src).href;
+  }
+
+  // ------------------------------------------------------------------ persistence
+
+  function newSessionId() {
+    // crypto.randomUUID exists only on https pages; getRandomValues works everywhere.
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+
+  function createStore(key) {
+    function load() {
+      try {
+        const saved = JSON.parse(window.localStorage.getItem(key) || "null");
+        if (saved && saved.version === STORAGE_VERSION && typeof saved.sessionId === "string") {
+          const transcript = Array.isArray(saved.transcript) ? saved.transcript : [];
+          return { ...saved, open: saved.open === true, transcript: transcript.filter(isEntry) };
+        }
+      } catch (error) {
+        // Storage disabled or corrupt: start a new conversation.
+      }
+      return { version: STORAGE_VERSION, sessionId: newSessionId(), open: false, transcript: [] };
+    }
+
+    function save(state) {
+      state.transcript = state.transcript.slice(-MAX_TRANSCRIPT_ENTRIES);
+      try {
+        window.localStorage.setItem(key, JSON.stringify(state));
+      } catch (error) {
+        // Storage full or disabled: the conversation still works, it just won't survive a reload.
+      }
+    }
+
+    return { load: load, save: save };
+  }
+
+  /** A transcript entry as the widget stores it (anything else in storage is dropped). */
+  function isEntry(entry) {
+    if (!entry || typeof entry !== "object") {
+      return false;
+    }
+    if (entry.role === "sources") {
+      return Array.isArray(entry.sources);
+    }
+    const buttonsOk = entry.buttons === undefined || Array.isArray(entry.buttons);
+    return (
+      (entry.role === "bot" || entry.role === "user") && typeof entry.text === "string" && buttonsOk
+    );
+  }
+
+  // ------------------------------------------------------------------ messages from Rasa
+
+  /**
+   * One bot message from either channel as {text, buttons, reply}.
+   * REST gives {text, buttons, custom}; socket.io gives {text, quick_replies} or {custom}.
+   */
+  function normaliseBotMessage(message) {
+    const offered = message && (message.buttons || message.quick_replies);
+    const buttons = Array.isArray(offered) ? offered : [];
+    const custom = message && message.custom;
+    return {
+      text: message && typeof message.text === "string" ? message.text : "",
+      buttons: buttons
+        .filter((button) => button && button.payload)
+        .map((button) => ({
+          title: String(button.title || button.payload),
+          payload: String(button.payload),
+        })),
+      reply: custom && typeof custom.reply === "object" ? custom.reply : null,
+    };
+  }
+
+  function answerSources(reply) {
+    if (!reply || reply.type !== "answer" || !Array.isArray(reply.sources)) {
+      return [];
+    }
+    return reply.sources.map(String);
+  }
+
+  // ------------------------------------------------------------------ channels
+
+  function createRestChannel(config) {
+    const url = config.serverUrl + "/webhooks/rest/webhook";
+
+    return async function sendOverRest(sessionId, text) {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ sender: sessionId, message: text }),
+      });
+      if (!response.ok) {
+        throw new Error("REST channel answered " + response.status);
+      }
+      const messages = await response.json();
+      return Array.isArray(messages) ? messages : [];
+    };
+  }
+
+  /** The vendored socket.io client; a page's own `window.io`, if any, is left as it was. */
+  function loadSocketIoClient() {
+    const pagesOwnIo = window.io;
+    return new Promise((resolve, reject) => {
+      const tag = document.createElement("script");
+      tag.src = assetUrl("vendor/socket.io.min.js");
+      tag.async = true;
+      tag.onload = () => {
+        const io = window.io;
+        if (pagesOwnIo !== undefined) {
+          window.io = pagesOwnIo;
+        }
+        // Pages with an AMD loader get no window.io: the widget then uses REST only.
+        typeof io === "function" && io !== pagesOwnIo ? resolve(io) : reject(new Error("no io()"));
+      };
+      tag.onerror = () => reject(new Error("could not load " + tag.src));
+      document.head.append(tag);
+    });
+  }
+
+  /**
+   * Rasa's socket.io channel with session persistence: on every (re)connection the client
+   * asks for its session again, so replies keep reaching it after a server restart.
+   * `status` is "connecting", "connected" or "offline" (the last attempt failed).
+   */
+  function createSocketChannel(io, config, sessionId, events) {
+    const socket = io(config.serverUrl, { path: config.socketPath, timeout: 8000 });
+    let status = "connecting";
+    let waiters = [];
+
+    function setStatus(next) {
+      status = next;
+      events.onStatus(next);
+      if (next !== "connecting") {
+        waiters.forEach((resolve) => resolve(next === "connected"));
+        waiters = [];
+      }
+    }
+
+    socket.on("connect", () => socket.emit("session_request", { session_id: sessionId }));
+    socket.on("session_confirm", () => setStatus("connected"));
+    socket.on("connect_error", () => setStatus("offline"));
+    socket.on("disconnect", (reason) => {
+      setStatus("connecting");
+      if (reason === "io server disconnect") {
+        socket.connect(); // socket.io retries by itself after any other kind of disconnect
+      }
+    });
+    socket.on("bot_uttered", (message) => events.onBotMessage(message));
+
+    /** Resolves true when the session is confirmed, false if it fails or takes too long. */
+    function ready(timeoutMs) {
+      if (status !== "connecting") {
+        return Promise.resolve(status === "connected");
+      }
+      return new Promise((resolve) => {
+        waiters.push(resolve);
+        setTimeout(() => resolve(status === "connected"), timeoutMs);
+      });
+    }
+
+    function send(text) {
+      socket.emit("user_uttered", { message: text, session_id: sessionId });
+    }
+
+    return { ready: ready, send: send, socket: socket };
+  }
+
+  // ------------------------------------------------------------------ DOM helpers
+
+  function element(tag, attributes, children) {
+    const node = document.createElement(tag);
+    Object.entries(attributes || {}).forEach(([name, value]) => {
+      if (name === "text") {
+        node.textContent = value;
+      } else if (value === true) {
+        node.setAttribute(name, "");
+      } else if (value !== false && value !== null && value !== undefined) {
+        node.setAttribute(name, value);
+      }
+    });
+    (children || []).forEach((child) => node.append(child));
+    return node;
+  }
+
+  function linkHref(matched) {
+    if (WEB_LINK.test(matched)) {
+      return matched;
+    }
+    return matched.includes("@") ? "mailto:" + matched : "tel:" + matched.replace(/\s+/g, "");
+  }
+
+  function link(matched) {
+    const anchor = element("a", {
+      href: linkHref(matched),
+      rel: "noopener noreferrer",
+      text: matched,
+    });
+    if (WEB_LINK.test(matched)) {
+      anchor.target = "_blank"; // web pages open beside the chat; mail and phone links don't
+    }
+    return anchor;
+  }
+
+  /** Text nodes and <a> elements for `text`: never parsed as HTML. */
+  function linkified(text) {
+    const nodes = [];
+    let position = 0;
+    for (const match of text.matchAll(LINK_PATTERN)) {
+      const matched = match[0].replace(TRAILING_PUNCTUATION, "");
+      nodes.push(document.createTextNode(text.slice(position, match.index)));
+      nodes.push(link(matched));
+      position = match.index + matched.length;
+    }
+    nodes.push(document.createTextNode(text.slice(position)));
+    return nodes;
+  }
+
+  function applyColours(host, config) {
+    const colours = {
+      "--cc-primary": config.primaryColor,
+      "--cc-on-primary": config.primaryTextColor,
+    };
+    Object.entries(colours).forEach(([property, value]) => {
+      if (value && window.CSS && CSS.supports("color", value)) {
+        host.style.setProperty(property, value);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ the widget
+
+  function buildWidget(config) {
+    const host = element("div", { class: "clinic-chat-host", "data-connection": "idle" });
+    // A shadow root keeps the page's styles out of the widget and the widget's out of the page.
+    const root = host.attachShadow({ mode: "open" });
+    host.style.display = "none"; // until the stylesheet has loaded
+    const stylesheet = element("link", { rel: "stylesheet", href: assetUrl("clinic-chat.css") });
+    const styled = new Promise((resolve) => {
+      stylesheet.onload = stylesheet.onerror = () => {
+        host.style.removeProperty("display");
+        resolve();
+      };
+    });
+    applyColours(host, config);
+
+    const launcher = element(
+      "button",
+      {
+        class: "cc-launcher",
+        type: "button",
+        "aria-expanded": "false",
+        "aria-controls": "cc-panel",
+      },
+      [launcherIcon(), element("span", { text: config.launcherLabel })],
+    );
+
+    const closeButton = element(
+      "button",
+      { class: "cc-close", type: "button", "aria-label": "Close chat" },
+      [element("span", { "aria-hidden": "true", text: "\u00d7" })],
+    );
+    const header = element("div", { class: "cc-header" }, [
+      element("h2", { class: "cc-title", id: "cc-title", text: config.title }),
+      closeButton,
+    ]);
+    const log = element("div", {
+      class: "cc-log",
+      role: "log",
+      "aria-live": "polite",
+      "aria-label": "Conversation",
+      tabindex: "0", // so keyboard users can scroll it
+    });
+    const typing = element("div", { class: "cc-typing", role: "status", hidden: true }, [
+      element("span", { class: "cc-dots", "aria-hidden": "true" }, [
+        element("span"),
+        element("span"),
+        element("span"),
+      ]),
+      element("span", { class: "cc-visually-hidden", text: "The assistant is typing\u2026" }),
+    ]);
+    const humanButton = element("button", {
+      class: "cc-chip cc-human",
+      type: "button",
+      text: "Talk to a person",
+    });
+    const input = element("input", {
+      id: "cc-input",
+      class: "cc-input",
+      type: "text",
+      autocomplete: "off",
+      maxlength: String(MAX_MESSAGE_LENGTH),
+      placeholder: "Type your question\u2026",
+    });
+    const sendButton = element(
+      "button",
+      { class: "cc-send", type: "submit", "aria-label": "Send" },
+      [sendIcon()],
+    );
+    const form = element("form", { class: "cc-form" }, [
+      element("label", { for: "cc-input", class: "cc-visually-hidden", text: "Your question" }),
+      input,
+      sendButton,
+    ]);
+    const panel = element(
+      "div",
+      {
+        class: "cc-panel",
+        id: "cc-panel",
+        role: "dialog",
+        "aria-labelledby": "cc-title",
+        hidden: true,
+      },
+      [
+        header,
+        log,
+        typing,
+        element("div", { class: "cc-actions" }, [humanButton]),
+        form,
+        config.footnote ? element("p", { class: "cc-footnote", text: config.footnote }) : "",
+      ],
+    );
+    const container = element("div", { class: "cc" }, [panel, launcher]);
+    root.append(stylesheet, container);
+
+    return {
+      host,
+      styled,
+      container,
+      launcher,
+      panel,
+      closeButton,
+      log,
+      typing,
+      humanButton,
+      form,
+      input,
+    };
+  }
+
+  function launcherIcon() {
+    return svgIcon(
+      "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z",
+    );
+  }
+
+  function sendIcon() {
+    return svgIcon("M3 20l18-8L3 4v6l12 2-12 2z");
+  }
+
+  function svgIcon(path) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const shape = document.createElementNS(ns, "path");
+    shape.setAttribute("d", path);
+    svg.append(shape);
+    return svg;
+  }
+
+  function createChat(config) {
+    const store = createStore(config.storageKey);
+    const state = store.load();
+    const ui = buildWidget(config);
+    const sendOverRest = createRestChannel(config);
+    let connecting = null;
+    let sourceTitles = {};
+    let turnsAwaited = 0; // messages sent whose answer has not arrived yet
+    let typingTimer = null;
+    let outgoing = Promise.resolve(); // messages go out one after another, in order
+
+    // ---------------------------------------------------------------- rendering
+
+    function bubble(role, text) {
+      return element("div", { class: "cc-message cc-" + role }, [
+        element("span", {
+          class: "cc-visually-hidden",
+          text: role === "user" ? "You: " : "Assistant: ",
+        }),
+        ...(role === "bot" ? linkified(text) : [document.createTextNode(text)]),
+      ]);
+    }
+
+    function quickReplies(buttons) {
+      const group = element("div", {
+        class: "cc-quick-replies",
+        role: "group",
+        "aria-label": "Suggested replies",
+      });
+      buttons.forEach((button) => {
+        const choice = element("button", { class: "cc-chip", type: "button", text: button.title });
+        choice.addEventListener("click", () => send(button.payload, button.title));
+        group.append(choice);
+      });
+      return group;
+    }
+
+    function sourcesList(sources) {
+      const items = sources.map((name) =>
+        element("li", { "data-source": name, text: sourceTitles[name] || name }),
+      );
+      return element("details", { class: "cc-sources" }, [
+        element("summary", { text: "Sources (" + sources.length + ")" }),
+        element("ul", {}, items),
+      ]);
+    }
+
+    function renderEntry(entry) {
+      if (entry.role === "sources") {
+        return sourcesList(entry.sources);
+      }
+      const node = bubble(entry.role, entry.text);
+      if (entry.buttons && entry.buttons.length) {
+        node.append(quickReplies(entry.buttons));
+      }
+      return node;
+    }
+
+    function scrollToEnd() {
+      ui.log.scrollTop = ui.log.scrollHeight;
+    }
+
+    function appendToLog(node) {
+      ui.log.append(node);
+      scrollToEnd();
+    }
+
+    function renderTranscript() {
+      ui.log.replaceChildren();
+      if (config.greeting) {
+        appendToLog(bubble("bot", config.greeting));
+      }
+      state.transcript.forEach((entry) => appendToLog(renderEntry(entry)));
+    }
+
+    function addEntry(entry) {
+      state.transcript.push(entry);
+      store.save(state);
+      appendToLog(renderEntry(entry));
+    }
+
+    function showError() {
+      appendToLog(
+        element("p", {
+          class: "cc-error",
+          role: "alert",
+          text: "Sorry, the assistant can't be reached right now. Please try again in a moment.",
+        }),
+      );
+    }
+
+    /** Old suggestions go once the patient says something else. */
+    function removeQuickReplies() {
+      const hadFocus = ui.log.contains(ui.host.shadowRoot.activeElement);
+      ui.log.querySelectorAll(".cc-quick-replies").forEach((group) => group.remove());
+      state.transcript.forEach((entry) => delete entry.buttons);
+      if (hadFocus) {
+        ui.input.focus(); // the clicked button is gone: keep keyboard users in the chat
+      }
+    }
+
+    /** The typing indicator shows while any message sent is still waiting for its answer. */
+    function setTurnsAwaited(count) {
+      turnsAwaited = Math.max(0, count);
+      ui.typing.hidden = turnsAwaited === 0;
+      clearTimeout(typingTimer);
+      if (turnsAwaited) {
+        typingTimer = setTimeout(() => setTurnsAwaited(0), TYPING_TIMEOUT_MS);
+      }
+    }
+
+    function setConnection(status) {
+      ui.host.dataset.connection = status;
+    }
+
+    async function loadSourceTitles() {
+      if (!config.sourcesUrl) {
+        return;
+      }
+      try {
+        const response = await fetch(config.sourcesUrl);
+        const titles = response.ok ? await response.json() : null;
+        sourceTitles = titles && typeof titles === "object" ? titles : {};
+      } catch (error) {
+        return; // file names are shown instead
+      }
+      ui.log.querySelectorAll("li[data-source]").forEach((item) => {
+        item.textContent = sourceTitles[item.dataset.source] || item.dataset.source;
+      });
+    }
+
+    // ---------------------------------------------------------------- conversation
+
+    function receive(message) {
+      const { text, buttons, reply } = normaliseBotMessage(message);
+      if (text || buttons.length) {
+        addEntry({ role: "bot", text: text, buttons: buttons });
+      }
+      const sources = answerSources(reply);
+      if (sources.length) {
+        addEntry({ role: "sources", sources: sources });
+      }
+      if (reply) {
+        setTurnsAwaited(turnsAwaited - 1); // the reply payload ends every turn (the reply contract)
+      }
+    }
+
+    function connect() {
+      if (connecting) {
+        return connecting;
+      }
+      loadSourceTitles();
+      if (config.transport === "rest") {
+        setConnection("rest");
+        connecting = Promise.resolve(null);
+        return connecting;
+      }
+      setConnection("connecting");
+      connecting = loadSocketIoClient()
+        .then((io) =>
+          createSocketChannel(io, config, state.sessionId, {
+            onBotMessage: receive,
+            onStatus: setConnection,
+          }),
+        )
+        .catch(() => {
+          setConnection("offline"); // no socket.io client: REST only
+          return null;
+        });
+      return connecting;
+    }
+
+    async function deliver(text) {
+      const socket = await connect();
+      if (socket && (await socket.ready(SOCKET_GRACE_MS))) {
+        socket.send(text); // the answer arrives as bot_uttered events
+        return;
+      }
+      const messages = await sendOverRest(state.sessionId, text);
+      messages.forEach(receive);
+    }
+
+    /** Send `payload` to Rasa, showing `shownText` (a button's title) as the patient's words. */
+    function send(payload, shownText) {
+      const text = payload.trim().slice(0, MAX_MESSAGE_LENGTH);
+      if (!text) {
+        return;
+      }
+      removeQuickReplies();
+      addEntry({ role: "user", text: shownText || text });
+      setTurnsAwaited(turnsAwaited + 1);
+      outgoing = outgoing
+        .then(() => deliver(text))
+        .catch(() => {
+          setTurnsAwaited(turnsAwaited - 1);
+          showError();
+        });
+    }
+
+    // ---------------------------------------------------------------- opening and closing
+
+    function setOpen(open) {
+      state.open = open;
+      store.save(state);
+      ui.panel.hidden = !open;
+      ui.launcher.setAttribute("aria-expanded", String(open));
+      ui.container.classList.toggle("cc-open", open);
+      scrollToEnd(); // a hidden log has no height to scroll
+    }
+
+    function open() {
+      setOpen(true);
+      connect();
+      ui.input.focus();
+    }
+
+    function close() {
+      setOpen(false);
+      ui.launcher.focus();
+    }
+
+    ui.launcher.addEventListener("click", () => (state.open ? close() : open()));
+    ui.closeButton.addEventListener("click", close);
+    ui.container.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && state.open) {
+        event.stopPropagation();
+        close();
+      }
+    });
+    ui.humanButton.addEventListener("click", () => send(HUMAN_HANDOFF_PAYLOAD, "Talk to a person"));
+    ui.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send(ui.input.value);
+      ui.input.value = "";
+    });
+
+    document.body.append(ui.host);
+    renderTranscript();
+    ui.styled.then(scrollToEnd);
+    if (state.open) {
+      setOpen(true);
+      connect();
+    }
+    return { open: open, close: close, send: send };
+  }
+
+  function start() {
+    window.ClinicChat = createChat(readConfig(SCRIPT));
+  }
+
+  window.ClinicChat = { loading: true }; // a second copy of the tag does nothing
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
