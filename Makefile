@@ -25,7 +25,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 .PHONY: help install lock train run shell validate validate-knowledge lint format test \
         test-unit test-nlu test-conversations test-e2e test-browser install-browser bench clean \
-        nlu-report
+        nlu-report tickets
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -102,6 +102,9 @@ bench: $(MODEL) ## Benchmarks: training time, start-up time, REST latency (p50/p
 
 clean: ## Remove the model and build outputs (keeps .venv)
 	rm -rf models results build .pytest_cache .ruff_cache
+
+tickets: $(INSTALLED) ## Print the open front-desk tickets, most urgent first
+	$(PY) -m actions.tickets list
 
 nlu-report: $(MODEL) ## NLU accuracy and errors on a labelled file: make nlu-report FILE=tests/nlu/holdout.yml
 	$(PY) scripts/nlu_eval.py $(or $(FILE),tests/nlu/holdout.yml)

@@ -65,39 +65,3 @@ class ActionClinicInfo(Action):
             text = hours_text(settings, days_mentioned(tracker.latest_message.get("text") or ""))
         send_reply(dispatcher, "clinic_info", [text], info=info)
         return []
-
-
-class ActionContactStaff(Action):
-    """Booking and "talk to a person": where to book and how to reach the front desk."""
-
-    def name(self) -> str:
-        return "action_contact_staff"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        settings = get_settings()
-        intent = intent_name(tracker.latest_message)
-        if intent == "request_booking":
-            send_reply(
-                dispatcher,
-                "booking",
-                [
-                    f"You can book a consultation online at {settings.booking_url}, or call us "
-                    f"on {settings.phone}. {hours_text(settings)}"
-                ],
-                booking_url=settings.booking_url,
-                phone=settings.phone,
-            )
-        else:
-            send_reply(
-                dispatcher,
-                "handoff",
-                [
-                    f"Our front-desk team is happy to help: call {settings.phone} or email "
-                    f"{settings.email}. {hours_text(settings)}"
-                ],
-                phone=settings.phone,
-                email=settings.email,
-            )
-        return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer_actions import TREATMENTS_SLOT, entity_values
@@ -44,6 +44,21 @@ def suggestions(tracker: Tracker) -> list[dict[str, str]]:
     return buttons
 
 
+def previous_turn_was_fallback(tracker: Tracker) -> bool:
+    """Whether the bot's last action before the latest user message was a fallback too."""
+    user_messages_seen = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            user_messages_seen += 1
+        elif (
+            user_messages_seen == 1
+            and event.get("event") == "action"
+            and event.get("name") != "action_listen"
+        ):
+            return event.get("name") == "action_fallback"
+    return False
+
+
 class ActionFallback(Action):
     """Low-confidence or unparseable messages: offer the closest topics as buttons."""
 
@@ -53,6 +68,12 @@ class ActionFallback(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        if previous_turn_was_fallback(tracker):
+            # Twice not understood: offer a person instead of more guesses (a call-back form).
+            dispatcher.utter_message(
+                text="Sorry, I'm still not following. Let me pass you to our team instead."
+            )
+            return [FollowupAction("action_start_booking")]
         buttons = suggestions(tracker)
         talk_to_person = button(
             CLINIC_INTENT_LABELS["request_human"], intent_payload("request_human")

@@ -87,6 +87,7 @@ cat <<MSG
     REST channel:  curl -s -X POST http://localhost:$RASA_PORT/webhooks/rest/webhook \\
                      -H 'Content-Type: application/json' \\
                      -d '{"sender": "me", "message": "What is PRP?"}'
+    Front-desk inbox: http://localhost:$WEB_PORT/staff (needs CLINIC_STAFF_TOKEN; tickets: make tickets)
     Logs: build/rasa-server.log, build/action-server.log, build/webapp.log
   Press Ctrl-C to stop.
 

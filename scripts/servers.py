@@ -126,6 +126,8 @@ def running_assistant(
         "  enable_selective_domain: true\n"
     )
     action_log, rasa_log = work_dir / "action-server.log", work_dir / "rasa-server.log"
+    # Tickets go to this run's own SQLite file unless the caller chose a database.
+    env = {"CLINIC_TICKETS_DB": str(work_dir / "tickets.db"), **(env or {})}
     action_server = start_action_server(action_port, action_log, env)
     rasa_server = subprocess.Popen(
         [

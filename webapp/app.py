@@ -3,7 +3,8 @@
 - ``GET /``: ``demo/index.html``, an example clinic page embedding the widget, with the Rasa
   server's address (``$CLINIC_RASA_URL``, default ``http://localhost:5005``) filled in;
 - ``GET /widget/...``: the widget's static files (``widget/``);
-- ``GET /api/sources``: the title of each source document, shown under answers.
+- ``GET /api/sources``: the title of each source document, shown under answers;
+- ``/staff``: the front-desk inbox of tickets, behind ``$CLINIC_STAFF_TOKEN`` (``webapp.staff``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from actions.knowledge import get_knowledge
+from actions.tickets import TicketStore
+from webapp.staff import add_staff_routes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_PAGE = PROJECT_ROOT / "demo" / "index.html"
@@ -37,13 +40,21 @@ def checked_rasa_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-def create_app(rasa_url: str | None = None) -> web.Application:
-    """The app; ``rasa_url`` defaults to ``$CLINIC_RASA_URL``, then ``http://localhost:5005``."""
+def create_app(
+    rasa_url: str | None = None,
+    *,
+    staff_token: str | None = None,
+    ticket_store: TicketStore | None = None,
+) -> web.Application:
+    """The app; ``rasa_url`` defaults to ``$CLINIC_RASA_URL``, then ``http://localhost:5005``,
+    ``staff_token`` to ``$CLINIC_STAFF_TOKEN`` and ``ticket_store`` to the store configured by
+    the environment (see ``actions.tickets``)."""
     app = web.Application()
     app[RASA_URL] = checked_rasa_url(rasa_url or os.environ.get(RASA_URL_ENV) or DEFAULT_RASA_URL)
     app.router.add_get("/", demo_page)
     app.router.add_get("/api/sources", source_titles)
     app.router.add_static("/widget/", WIDGET_DIR)
+    add_staff_routes(app, token=staff_token, store=ticket_store)
     return app
 
 

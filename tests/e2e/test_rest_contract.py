@@ -162,3 +162,21 @@ def test_malformed_knowledge_stops_action_server_at_start(tmp_path: Path) -> Non
         f"treatments.yml:{index + 1}: treatments[0].name: must be a non-empty string"
         in log.read_text()
     )
+
+
+def test_complication_gets_urgent_reply_and_ticket(assistant) -> None:
+    from actions.tickets import TicketStore
+
+    sender = uuid.uuid4().hex
+    assistant.send("what is prp", sender)
+    messages = assistant.send("I had PRP yesterday and now my lips are swelling", sender)
+    reply = reply_of(messages)
+    assert (reply["type"], reply["emergency"]) == ("urgent", True)
+    assert "999" in " ".join(m.get("text", "") for m in messages)
+    store = TicketStore(f"sqlite:///{assistant.work_dir / 'tickets.db'}")
+    ticket = store.get(reply["ticket"])
+    assert (ticket.category, ticket.urgency, ticket.status, ticket.treatment) == (
+        "complication", "urgent", "open", "prp",
+    )  # fmt: skip
+    # an ordinary question naming a symptom is answered, not escalated
+    assert reply_of(assistant.send("is redness normal after microneedling?"))["type"] == "answer"

@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer_actions import ActionAnswerQuestion
-from actions.clinic_actions import ActionClinicInfo, ActionContactStaff, days_mentioned
+from actions.clinic_actions import ActionClinicInfo, days_mentioned
 from actions.clinic_settings import get_settings
 from actions.fallback_actions import ActionFallback, ActionOutOfScope
 from actions.intents import INTENT_BY_TOPIC
@@ -240,18 +240,6 @@ def test_clinic_info(intent: str, text: str, info: str, expected: str) -> None:
     messages, reply, _ = run(ActionClinicInfo(), make_tracker(intent, text=text))
     assert reply == {"type": "clinic_info", "info": info}
     assert expected in text_of(messages)
-
-
-@pytest.mark.parametrize(
-    "intent, reply_type", [("request_booking", "booking"), ("request_human", "handoff")]
-)
-def test_booking_and_handoff_point_to_the_clinic(intent: str, reply_type: str) -> None:
-    settings = get_settings()
-    messages, reply, _ = run(ActionContactStaff(), make_tracker(intent))
-    assert reply["type"] == reply_type
-    assert settings.phone in text_of(messages)
-    if reply_type == "booking":
-        assert settings.booking_url in text_of(messages)
 
 
 def test_fallback_offers_the_closest_topics() -> None:

@@ -1,0 +1,98 @@
+"""Complications first: the urgent reply and the front desk's urgent ticket."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answer_actions import TREATMENTS_SLOT, entity_values
+from actions.clinic_settings import get_settings
+from actions.knowledge import get_knowledge
+from actions.red_flags import EMERGENCY_SIGNS_TEXT, detect
+from actions.red_flags import advice as red_flag_advice
+from actions.reply import send_reply
+from actions.tickets import get_store
+
+logger = logging.getLogger(__name__)
+
+MESSAGES_ON_TICKET = 5
+# Channels whose sender id is the patient's phone number.
+PHONE_CHANNELS = {"twilio"}
+
+
+def patient_messages(tracker: Tracker, limit: int = MESSAGES_ON_TICKET) -> list[str]:
+    """The patient's last messages in this conversation, oldest first."""
+    texts = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")]
+    return texts[-limit:]
+
+
+def idempotency_key(tracker: Tracker) -> str:
+    """The conversation and the message that raised the ticket: a retried action reuses it."""
+    message_id = tracker.latest_message.get("message_id")
+    if not message_id:
+        users = [e for e in tracker.events if e.get("event") == "user"]
+        message_id = f"t{users[-1].get('timestamp')}" if users else "none"
+    return f"{tracker.sender_id}:{message_id}"
+
+
+class ActionHandleComplication(Action):
+    """Say plainly what to do now, and put an urgent ticket at the top of the inbox."""
+
+    def name(self) -> str:
+        return "action_handle_complication"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        settings = get_settings()
+        flag = detect(tracker.latest_message.get("text") or "")
+        if flag is not None:
+            text = red_flag_advice(flag, settings.phone, settings.emergency_number)
+        else:  # e.g. a "report a problem" button: no sign to name
+            text = (
+                f"If you have a problem after a treatment, please call the clinic now on "
+                f"{settings.phone}. If you have {EMERGENCY_SIGNS_TEXT}, call "
+                f"{settings.emergency_number} straight away."
+            )
+        knowledge = get_knowledge()
+        mentioned = [
+            t
+            for t in entity_values(tracker.latest_message, "treatment")
+            if t in knowledge.treatments
+        ]
+        context = [t for t in tracker.get_slot(TREATMENTS_SLOT) or [] if t in knowledge.treatments]
+        treatment = (mentioned or context or [None])[0]
+        ticket_id = self._raise_ticket(tracker, treatment)
+        # The advice goes out even when the ticket could not be stored.
+        send_reply(
+            dispatcher,
+            "urgent",
+            [text],
+            sign=flag.sign if flag else None,
+            emergency=bool(flag and flag.emergency),
+            ticket=ticket_id,
+        )
+        return []
+
+    @staticmethod
+    def _raise_ticket(tracker: Tracker, treatment: str | None) -> int | None:
+        channel = tracker.get_latest_input_channel() or "unknown"
+        try:
+            ticket = get_store().create(
+                idempotency_key=idempotency_key(tracker),
+                category="complication",
+                urgency="urgent",
+                channel=channel,
+                treatment=treatment,
+                phone=tracker.sender_id if channel in PHONE_CHANNELS else None,
+                messages=patient_messages(tracker),
+            )
+        except Exception:  # the database is down: the patient still gets the advice
+            logger.exception("Could not store an urgent complication ticket")
+            return None
+        logger.info("Urgent complication ticket %s", ticket.id)
+        return ticket.id
