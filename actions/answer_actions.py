@@ -56,6 +56,14 @@ def entity_values(message: dict[str, Any], entity: str) -> list[str]:
     return values
 
 
+def treatment_in_focus(tracker: Tracker) -> str | None:
+    """The treatment the latest message names, else the one the conversation is about."""
+    treatments = get_knowledge().treatments
+    mentioned = [t for t in entity_values(tracker.latest_message, "treatment") if t in treatments]
+    context = [t for t in tracker.get_slot(TREATMENTS_SLOT) or [] if t in treatments]
+    return (mentioned or context or [None])[0]
+
+
 def intent_confidence(message: dict[str, Any]) -> float:
     return round(float((message.get("intent") or {}).get("confidence") or 0.0), 4)
 

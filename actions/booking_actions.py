@@ -15,7 +15,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer_actions import TREATMENTS_SLOT, entity_values
+from actions.answer_actions import entity_values, treatment_in_focus
 from actions.clinic_settings import get_settings
 from actions.intents import intent_name
 from actions.knowledge import get_knowledge
@@ -82,15 +82,8 @@ class ActionStartBooking(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        knowledge = get_knowledge()
         kind = "booking" if intent_name(tracker.latest_message) == "request_booking" else "callback"
-        mentioned = [
-            t
-            for t in entity_values(tracker.latest_message, "treatment")
-            if t in knowledge.treatments
-        ]
-        context = [t for t in tracker.get_slot(TREATMENTS_SLOT) or [] if t in knowledge.treatments]
-        treatment = (mentioned or context or [None])[0]
+        treatment = treatment_in_focus(tracker)
         if kind == "booking":
             intro = "I can pass a booking request to our front desk; they will contact you."
         else:

@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer_actions import TREATMENTS_SLOT, entity_values
+from actions.answer_actions import entity_values, treatment_in_focus
 from actions.intents import CLINIC_INTENT_LABELS, TOPIC_BY_INTENT
 from actions.knowledge import TOPICS, get_knowledge
 from actions.reply import button, intent_payload, send_reply
@@ -21,9 +21,7 @@ def suggestions(tracker: Tracker) -> list[dict[str, str]]:
     """Buttons for the likeliest intents the model ranked below its confidence threshold."""
     knowledge = get_knowledge()
     message = tracker.latest_message
-    mentioned = [t for t in entity_values(message, "treatment") if t in knowledge.treatments]
-    context = [t for t in tracker.get_slot(TREATMENTS_SLOT) or [] if t in knowledge.treatments]
-    treatment = (mentioned or context or [None])[0]
+    treatment = treatment_in_focus(tracker)
     buttons = []
     for ranked in message.get("intent_ranking") or []:
         intent = ranked.get("name")

@@ -9,9 +9,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer_actions import TREATMENTS_SLOT, entity_values
+from actions.answer_actions import treatment_in_focus
 from actions.clinic_settings import get_settings
-from actions.knowledge import get_knowledge
 from actions.red_flags import EMERGENCY_SIGNS_TEXT, detect
 from actions.red_flags import advice as red_flag_advice
 from actions.reply import send_reply
@@ -58,14 +57,7 @@ class ActionHandleComplication(Action):
                 f"{settings.phone}. If you have {EMERGENCY_SIGNS_TEXT}, call "
                 f"{settings.emergency_number} straight away."
             )
-        knowledge = get_knowledge()
-        mentioned = [
-            t
-            for t in entity_values(tracker.latest_message, "treatment")
-            if t in knowledge.treatments
-        ]
-        context = [t for t in tracker.get_slot(TREATMENTS_SLOT) or [] if t in knowledge.treatments]
-        treatment = (mentioned or context or [None])[0]
+        treatment = treatment_in_focus(tracker)
         ticket_id = self._raise_ticket(tracker, treatment)
         # The advice goes out even when the ticket could not be stored.
         send_reply(
