@@ -23,6 +23,7 @@ from actions.answering import (
     comparison_answer,
     concern_answer,
     topic_answer,
+    unique,
 )
 from actions.clinic_settings import get_settings
 from actions.intents import (
@@ -92,7 +93,9 @@ class ActionAnswerQuestion(Action):
         if topic == "concern" and concerns:
             composed = concern_answer(knowledge, concerns[0])
         elif topic == "comparison":
-            treatment_ids = _unique([*context, *mentioned] if len(mentioned) < 2 else mentioned)
+            treatment_ids = list(
+                unique([*context, *mentioned] if len(mentioned) < 2 else mentioned)
+            )
             if len(treatment_ids) < 2:
                 return self._ask_what_to_compare(dispatcher, knowledge, treatment_ids)
             composed = comparison_answer(knowledge, treatment_ids)
@@ -226,10 +229,6 @@ class ActionAnswerQuestion(Action):
             options=list(knowledge.concerns),
         )
         return [SlotSet(PENDING_TOPIC_SLOT, "concern")]
-
-
-def _unique(values: list[str]) -> list[str]:
-    return list(dict.fromkeys(values))
 
 
 # Validate the clinic's files when the action server imports its actions, so a malformed

@@ -23,7 +23,8 @@ class ComposedAnswer:
     concern: str | None = None
 
 
-def _unique(values: Iterable[str]) -> tuple[str, ...]:
+def unique(values: Iterable[str]) -> tuple[str, ...]:
+    """``values`` without repeats, in their first order."""
     return tuple(dict.fromkeys(values))
 
 
@@ -64,7 +65,7 @@ def topic_answer(
         text = " ".join(parts)
         texts.append(f"{treatment.name}: {text}" if len(treatments) > 1 else text)
         sources.extend([*answer.sources, *notice_sources])
-    return ComposedAnswer(tuple(texts), tuple(treatment_ids), _unique(sources))
+    return ComposedAnswer(tuple(texts), tuple(treatment_ids), unique(sources))
 
 
 def comparison_answer(knowledge: Knowledge, treatment_ids: Sequence[str]) -> ComposedAnswer:
@@ -88,7 +89,7 @@ def comparison_answer(knowledge: Knowledge, treatment_ids: Sequence[str]) -> Com
     notice_texts, notice_sources = _notices(treatments)
     texts.extend(notice_texts)
     texts.append("Which one suits you best is decided with you at a consultation.")
-    return ComposedAnswer(tuple(texts), tuple(treatment_ids), _unique([*sources, *notice_sources]))
+    return ComposedAnswer(tuple(texts), tuple(treatment_ids), unique([*sources, *notice_sources]))
 
 
 def concern_answer(knowledge: Knowledge, concern_id: str) -> ComposedAnswer:
@@ -97,7 +98,7 @@ def concern_answer(knowledge: Knowledge, concern_id: str) -> ComposedAnswer:
     return ComposedAnswer(
         texts=(concern.text,),
         treatments=concern.treatments,
-        sources=_unique(concern.sources),
+        sources=unique(concern.sources),
         concern=concern.id,
     )
 
