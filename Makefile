@@ -16,7 +16,7 @@ WEB_PORT    ?= 8000
 # (its aliases feed the spaCy treatment recogniser). Prices and hours (clinic.yml) do not.
 MODEL_INPUTS := config.yml domain.yml knowledge/treatments.yml \
                 $(shell find data -name '*.yml' 2>/dev/null) \
-                $(wildcard clinic_nlu/*.py) actions/knowledge.py
+                $(wildcard clinic_nlu/*.py) clinic/knowledge.py clinic/red_flags.py
 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL   := 2
@@ -28,7 +28,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
         nlu-report tickets
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
 install: $(INSTALLED) ## Create .venv with Python 3.10 and the pinned requirements
 
@@ -63,20 +63,21 @@ shell: $(MODEL) ## Chat in the terminal (starts its own action server if none is
 	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) scripts/shell.sh
 
 validate-knowledge: $(INSTALLED) ## Check the knowledge and clinic settings files against their schema
-	$(PY) -m actions.knowledge
+	$(PY) -m clinic.check
 
 validate: validate-knowledge ## Knowledge schema + `rasa data validate`
 	$(RASA) data validate --fail-on-warnings --quiet
 
-lint: $(INSTALLED) ## ruff lint + format check
+lint: $(INSTALLED) ## ruff lint + format check + the import layering (core inward, adapters apart)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(INSTALLED) ## Format the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test-unit: $(INSTALLED) ## Unit tests: knowledge loader, recogniser, actions
+test-unit: $(INSTALLED) ## Unit tests, mirroring the packages (core, actions, NLU components, channels, web app)
 	$(BIN)/pytest tests/unit
 
 test-nlu: $(MODEL) ## NLU accuracy on the held-out patient messages
@@ -98,13 +99,13 @@ test-browser: $(MODEL) install-browser ## Browser tests: the chat widget in head
 test: lint validate test-unit test-nlu test-conversations test-e2e test-browser ## Everything CI runs
 
 bench: $(MODEL) ## Benchmarks: training time, start-up time, REST latency (p50/p95)
-	$(PY) scripts/bench.py
+	$(PY) -m scripts.bench
 
 clean: ## Remove the model and build outputs (keeps .venv)
 	rm -rf models results build .pytest_cache .ruff_cache
 
 tickets: $(INSTALLED) ## Print the open front-desk tickets, most urgent first
-	$(PY) -m actions.tickets list
+	$(PY) -m clinic.frontdesk list
 
 nlu-report: $(MODEL) ## NLU accuracy and errors on a labelled file: make nlu-report FILE=tests/nlu/holdout.yml
-	$(PY) scripts/nlu_eval.py $(or $(FILE),tests/nlu/holdout.yml)
+	$(PY) -m scripts.nlu_eval $(or $(FILE),tests/nlu/holdout.yml)

@@ -18,55 +18,28 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answering import (
+from actions.common import (
+    PENDING_TOPIC_SLOT,
+    TOPIC_SLOT,
+    TREATMENTS_SLOT,
+    button,
+    entity_values,
+    intent_confidence,
+    intent_name,
+    intent_payload,
+    not_offered_reply,
+    send_reply,
+)
+from clinic.answering import (
     ComposedAnswer,
     comparison_answer,
     concern_answer,
     topic_answer,
     unique,
 )
-from actions.clinic_settings import get_settings
-from actions.intents import (
-    COMPARE_TREATMENTS,
-    INFORM_TREATMENT,
-    TOPIC_BY_INTENT,
-    intent_name,
-)
-from actions.knowledge import TOPICS, Knowledge, get_knowledge
-from actions.reply import button, intent_payload, send_reply
-from actions.scope import not_offered_reply
-
-TREATMENTS_SLOT = "treatments"
-TOPIC_SLOT = "topic"
-PENDING_TOPIC_SLOT = "pending_topic"
-
-
-def entity_values(message: dict[str, Any], entity: str) -> list[str]:
-    """Values of ``entity`` in a parsed message, in order, without repeats.
-
-    Button payloads may carry a list (``{"treatment": ["prp", "exosomes"]}``).
-    """
-    values: list[str] = []
-    for found in message.get("entities") or []:
-        if found.get("entity") != entity:
-            continue
-        value = found.get("value")
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str) and item not in values:
-                values.append(item)
-    return values
-
-
-def treatment_in_focus(tracker: Tracker) -> str | None:
-    """The treatment the latest message names, else the one the conversation is about."""
-    treatments = get_knowledge().treatments
-    mentioned = [t for t in entity_values(tracker.latest_message, "treatment") if t in treatments]
-    context = [t for t in tracker.get_slot(TREATMENTS_SLOT) or [] if t in treatments]
-    return (mentioned or context or [None])[0]
-
-
-def intent_confidence(message: dict[str, Any]) -> float:
-    return round(float((message.get("intent") or {}).get("confidence") or 0.0), 4)
+from clinic.contract import COMPARE_TREATMENTS, INFORM_TREATMENT, TOPIC_BY_INTENT, TOPICS
+from clinic.knowledge import Knowledge, get_knowledge
+from clinic.settings import get_settings
 
 
 class ActionAnswerQuestion(Action):
@@ -229,9 +202,3 @@ class ActionAnswerQuestion(Action):
             options=list(knowledge.concerns),
         )
         return [SlotSet(PENDING_TOPIC_SLOT, "concern")]
-
-
-# Validate the clinic's files when the action server imports its actions, so a malformed
-# file stops the server at start with file:line: field, not at a patient's first question.
-get_knowledge()
-get_settings()

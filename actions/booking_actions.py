@@ -15,13 +15,19 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer_actions import entity_values, treatment_in_focus
-from actions.clinic_settings import get_settings
-from actions.intents import intent_name
-from actions.knowledge import get_knowledge
-from actions.reply import button, intent_payload, send_reply
-from actions.tickets import get_store
-from actions.triage_actions import idempotency_key
+from actions.common import (
+    MESSAGES_ON_TICKET,
+    button,
+    entity_values,
+    idempotency_key,
+    intent_name,
+    intent_payload,
+    send_reply,
+    treatment_in_focus,
+)
+from clinic.frontdesk import get_store
+from clinic.knowledge import get_knowledge
+from clinic.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +41,6 @@ FORM_SLOTS = (
     "consent",
 )
 UNDECIDED = "undecided"
-MESSAGES_ON_TICKET = 5
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 _PHONE_CHARACTERS = re.compile(r"^\+?[\d\s().\-/]+$")

@@ -9,9 +9,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.clinic_settings import WEEKDAYS, ClinicSettings, get_settings
-from actions.intents import intent_name
-from actions.reply import send_reply
+from actions.common import intent_name, send_reply
+from clinic.settings import WEEKDAYS, ClinicSettings, get_settings
 
 _DAY_PATTERNS = {day: re.compile(rf"\b{day[:3]}(?:{day[3:]})?s?\b") for day in WEEKDAYS}
 _WEEKEND = re.compile(r"\bweek-?ends?\b")

@@ -8,11 +8,17 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer_actions import entity_values, treatment_in_focus
-from actions.intents import CLINIC_INTENT_LABELS, TOPIC_BY_INTENT
-from actions.knowledge import TOPICS, get_knowledge
-from actions.reply import button, intent_payload, send_reply
-from actions.scope import not_offered_reply, out_of_scope_reply, what_i_can_help_with
+from actions.common import (
+    button,
+    entity_values,
+    intent_payload,
+    not_offered_reply,
+    send_reply,
+    treatment_in_focus,
+)
+from clinic.answering import out_of_scope_text, what_i_can_help_with
+from clinic.contract import CLINIC_INTENT_LABELS, TOPIC_BY_INTENT, TOPICS
+from clinic.knowledge import get_knowledge
 
 MAX_SUGGESTIONS = 3
 
@@ -81,7 +87,7 @@ class ActionFallback(Action):
         if len(buttons) > 1:
             text = "Sorry, I'm not sure I understood. Did you mean one of these?"
         else:
-            text = f"Sorry, I didn't understand that. {what_i_can_help_with()}"
+            text = f"Sorry, I didn't understand that. {what_i_can_help_with(get_knowledge())}"
         send_reply(
             dispatcher,
             "fallback",
@@ -109,4 +115,5 @@ class ActionOutOfScope(Action):
         ]
         if others:
             return not_offered_reply(dispatcher, others)
-        return out_of_scope_reply(dispatcher)
+        send_reply(dispatcher, "out_of_scope", [out_of_scope_text(get_knowledge())])
+        return []

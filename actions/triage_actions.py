@@ -9,33 +9,16 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer_actions import treatment_in_focus
-from actions.clinic_settings import get_settings
-from actions.red_flags import EMERGENCY_SIGNS_TEXT, detect
-from actions.red_flags import advice as red_flag_advice
-from actions.reply import send_reply
-from actions.tickets import get_store
+from actions.common import idempotency_key, patient_messages, send_reply, treatment_in_focus
+from clinic.frontdesk import get_store
+from clinic.red_flags import EMERGENCY_SIGNS_TEXT, detect
+from clinic.red_flags import advice as red_flag_advice
+from clinic.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-MESSAGES_ON_TICKET = 5
 # Channels whose sender id is the patient's phone number.
 PHONE_CHANNELS = {"twilio"}
-
-
-def patient_messages(tracker: Tracker, limit: int = MESSAGES_ON_TICKET) -> list[str]:
-    """The patient's last messages in this conversation, oldest first."""
-    texts = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")]
-    return texts[-limit:]
-
-
-def idempotency_key(tracker: Tracker) -> str:
-    """The conversation and the message that raised the ticket: a retried action reuses it."""
-    message_id = tracker.latest_message.get("message_id")
-    if not message_id:
-        users = [e for e in tracker.events if e.get("event") == "user"]
-        message_id = f"t{users[-1].get('timestamp')}" if users else "none"
-    return f"{tracker.sender_id}:{message_id}"
 
 
 class ActionHandleComplication(Action):

@@ -32,7 +32,14 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.formatting import CHANNEL_LIMITS, OfferedOptions, numbered_options, split_message
+from channels.formatting import (
+    CHANNEL_LIMITS,
+    DropsReplyContract,
+    OfferedOptions,
+    message_parts,
+    numbered_options,
+    split_message,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +55,14 @@ def signature_is_valid(app_secret: str, body: bytes, header: str | None) -> bool
     return hmac.compare_digest(expected, header.removeprefix("sha256="))
 
 
-class ClinicMessengerBot(MessengerBot):
+class ClinicMessengerBot(DropsReplyContract, MessengerBot):
     def __init__(self, messenger_client: MessengerClient, offered: OfferedOptions) -> None:
         super().__init__(messenger_client)
         self.offered = offered
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        for paragraph in text.strip().split("\n\n"):
-            for part in split_message(paragraph, CHANNEL_LIMITS["facebook"]):
-                self.send(recipient_id, FBText(text=part))
+        for part in message_parts(text, CHANNEL_LIMITS["facebook"]):
+            self.send(recipient_id, FBText(text=part))
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
@@ -70,11 +76,6 @@ class ClinicMessengerBot(MessengerBot):
             self.offered.remember(recipient_id, buttons)
             for part in split_message(numbered_options(text, buttons), CHANNEL_LIMITS["facebook"]):
                 self.send(recipient_id, FBText(text=part))
-
-    async def send_custom_json(self, recipient_id: str, json_message: Any, **kwargs: Any) -> None:
-        if isinstance(json_message, dict) and "reply" in json_message:
-            return  # the reply contract is metadata, not a Messenger message
-        await super().send_custom_json(recipient_id, json_message, **kwargs)
 
 
 class ClinicMessenger(Messenger):

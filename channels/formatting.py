@@ -1,8 +1,9 @@
-"""Adapting replies to messaging channels: numbered options and length limits.
+"""Adapting replies to messaging channels: numbered options, length limits, the contract.
 
 SMS and WhatsApp (through Twilio) cannot show buttons, so buttons become numbered options
 ("Reply with a number") and an answer of "2" picks option 2. Every channel caps a message's
-length; long answers are split at sentence boundaries under that cap.
+length; long answers are split at sentence boundaries under that cap. The reply contract
+(``{"reply": {...}}``) is metadata for the widget and analytics, never texted to a patient.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from threading import Lock
+from typing import Any
+
+from clinic.contract import REPLY_KEY
 
 # Characters per message.
 CHANNEL_LIMITS: dict[str, int] = {
@@ -47,6 +51,29 @@ def split_message(text: str, limit: int) -> list[str]:
     if current:
         parts.append(current)
     return parts
+
+
+def message_parts(text: str, limit: int) -> list[str]:
+    """The messages to send for ``text``: each paragraph on its own (as Rasa's connectors
+    send them), split under ``limit``."""
+    return [
+        part for paragraph in text.strip().split("\n\n") for part in split_message(paragraph, limit)
+    ]
+
+
+def is_reply_contract(json_message: Any) -> bool:
+    """Whether a custom payload is the reply contract rather than a channel message."""
+    return isinstance(json_message, dict) and REPLY_KEY in json_message
+
+
+class DropsReplyContract:
+    """Mixin for a Rasa output channel: the reply contract is not sent to the patient;
+    any other custom payload goes through the channel as usual."""
+
+    async def send_custom_json(self, recipient_id: str, json_message: Any, **kwargs: Any) -> None:
+        if is_reply_contract(json_message):
+            return
+        await super().send_custom_json(recipient_id, json_message, **kwargs)  # type: ignore[misc]
 
 
 def _cut(sentence: str, limit: int) -> list[str]:

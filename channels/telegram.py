@@ -21,21 +21,13 @@ from aiogram.utils.exceptions import TelegramAPIError
 from rasa.core.channels.telegram import TelegramInput, TelegramOutput
 from rasa.shared.exceptions import RasaException
 
-from channels.formatting import CHANNEL_LIMITS, split_message
+from channels.formatting import CHANNEL_LIMITS, DropsReplyContract, message_parts
 
 
-class ClinicTelegramOutput(TelegramOutput):
+class ClinicTelegramOutput(DropsReplyContract, TelegramOutput):
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        for paragraph in text.strip().split("\n\n"):
-            for part in split_message(paragraph, CHANNEL_LIMITS["telegram"]):
-                await self.send_message(recipient_id, part)
-
-    async def send_custom_json(
-        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
-    ) -> None:
-        if "reply" in json_message:
-            return  # the reply contract is metadata, not a Telegram message
-        await super().send_custom_json(recipient_id, json_message, **kwargs)
+        for part in message_parts(text, CHANNEL_LIMITS["telegram"]):
+            await self.send_message(recipient_id, part)
 
 
 class ClinicTelegramInput(TelegramInput):

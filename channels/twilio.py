@@ -28,7 +28,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
-from channels.formatting import CHANNEL_LIMITS, OfferedOptions, numbered_options, split_message
+from channels.formatting import (
+    CHANNEL_LIMITS,
+    DropsReplyContract,
+    OfferedOptions,
+    message_parts,
+    numbered_options,
+    split_message,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +46,7 @@ def message_limit(recipient_id: str) -> int:
     return CHANNEL_LIMITS["whatsapp" if recipient_id.startswith(WHATSAPP_PREFIX) else "sms"]
 
 
-class ClinicTwilioOutput(TwilioOutput):
+class ClinicTwilioOutput(DropsReplyContract, TwilioOutput):
     def __init__(
         self,
         account_sid: str | None,
@@ -53,30 +60,22 @@ class ClinicTwilioOutput(TwilioOutput):
         if api_base_url:  # a Twilio-compatible gateway, or a local fake in tests
             self.api.base_url = api_base_url.rstrip("/")
 
-    async def _send_within_limit(self, recipient_id: str, text: str) -> None:
-        for part in split_message(text, message_limit(recipient_id)):
+    async def _send_parts(self, recipient_id: str, parts: list[str]) -> None:
+        for part in parts:
             await self._send_message(
                 {"to": recipient_id, "from_": self.twilio_number, "body": part}
             )
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        # Paragraphs as separate messages, as Rasa's own connector sends them.
-        for paragraph in text.strip().split("\n\n"):
-            await self._send_within_limit(recipient_id, paragraph)
+        await self._send_parts(recipient_id, message_parts(text, message_limit(recipient_id)))
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
         self.offered.remember(recipient_id, buttons)
         # One message, so the question and its numbered options arrive together.
-        await self._send_within_limit(recipient_id, numbered_options(text, buttons))
-
-    async def send_custom_json(
-        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
-    ) -> None:
-        if "reply" in json_message:
-            return  # the reply contract is metadata, not something to text a patient
-        await super().send_custom_json(recipient_id, json_message, **kwargs)
+        numbered = numbered_options(text, buttons)
+        await self._send_parts(recipient_id, split_message(numbered, message_limit(recipient_id)))
 
 
 class ClinicTwilioInput(TwilioInput):

@@ -27,7 +27,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from actions.knowledge import alias_key
+from clinic.knowledge import alias_key
 
 FACTORY_NAME = "clinic_alias_matcher"
 if not Span.has_extension("alias_confidence"):

@@ -25,7 +25,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from spacy.language import Language
 
-from actions.knowledge import KNOWLEDGE_FILE_NAME, knowledge_dir, parse_knowledge
+from clinic.knowledge import parse_knowledge
+from clinic.paths import KNOWLEDGE_FILE_NAME, knowledge_dir
 from clinic_nlu.alias_matcher import FACTORY_NAME, AliasMatcher, entity_dicts
 
 

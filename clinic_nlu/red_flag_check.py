@@ -1,6 +1,6 @@
 """Rasa NLU component: the complication check that runs on every patient message.
 
-The red-flag detector (``actions/red_flags.py``: deterministic, auditable rules) decides
+The red-flag detector (``clinic/red_flags.py``: deterministic, auditable rules) decides
 whether a message reports a complication, not the statistical classifier: on a match the
 intent becomes ``report_complication`` with confidence 1.0, which the dialogue answers before
 anything else; without a match a ``report_complication`` guess by the classifier is replaced
@@ -19,7 +19,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.red_flags import detect
+from clinic.red_flags import detect
 
 REPORT_COMPLICATION = "report_complication"
 

@@ -10,15 +10,13 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.servers import PROJECT_ROOT, RASA, running_assistant, server_env
+from clinic.paths import MODELS_DIR, PROJECT_ROOT
+from scripts.servers import RASA, running_assistant, server_env
 
 MESSAGES = [
     "what is prp",
@@ -61,7 +59,7 @@ def main() -> None:
         results["training_s"] = round(bench_training(), 1)
         print(f"training (rasa train --force): {results['training_s']} s")
 
-    model = PROJECT_ROOT / "models" / "clinic.tar.gz"
+    model = MODELS_DIR / "clinic.tar.gz"
     with tempfile.TemporaryDirectory() as work:
         start = time.perf_counter()
         with running_assistant(model, Path(work)) as assistant:

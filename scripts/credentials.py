@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from clinic.paths import PROJECT_ROOT
 
 # connector class -> {credential key: environment variable}
 OPTIONAL_CHANNELS: dict[str, dict[str, str]] = {

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.loading import load_data
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from clinic.paths import MODELS_DIR
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,7 @@ def entity_score(predictions: list[Prediction], entity_type: str) -> EntityScore
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("file", type=Path, help="Rasa NLU YAML with labelled messages")
-    parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "clinic.tar.gz")
+    parser.add_argument("--model", type=Path, default=MODELS_DIR / "clinic.tar.gz")
     args = parser.parse_args()
     predictions = predict(args.model, args.file)
     errors = intent_errors(predictions)

@@ -13,7 +13,7 @@ mkdir -p build
 
 # Validate the clinic's files first: a mistake is reported as file:line: field, not as a
 # traceback from a server.
-"$BIN/python" -m actions.knowledge
+"$BIN/python" -m clinic.check
 
 for port in "$RASA_PORT" "$ACTION_PORT" "$WEB_PORT"; do
     if "$BIN/python" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)) != 0)"; then
@@ -27,7 +27,7 @@ endpoints=build/endpoints.run.yml
 printf 'action_endpoint:\n  url: "http://localhost:%s/webhook"\n  enable_selective_domain: true\n' "$ACTION_PORT" > "$endpoints"
 
 # credentials.yml plus the messaging channels switched on by environment variables.
-"$BIN/python" scripts/credentials.py build/credentials.run.yml
+"$BIN/python" -m scripts.credentials build/credentials.run.yml
 
 pids=()
 cleanup() {

@@ -16,7 +16,8 @@ from typing import Any
 
 import requests
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from clinic.paths import PROJECT_ROOT
+
 RASA = str(Path(sys.executable).parent / "rasa")
 
 

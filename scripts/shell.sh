@@ -9,7 +9,7 @@ SHELL_PORT="${SHELL_PORT:-5006}"   # not RASA_PORT, so it works beside `make run
 BIN=.venv/bin
 mkdir -p build
 
-"$BIN/python" -m actions.knowledge
+"$BIN/python" -m clinic.check
 endpoints=build/endpoints.shell.yml
 printf 'action_endpoint:\n  url: "http://localhost:%s/webhook"\n  enable_selective_domain: true\n' "$ACTION_PORT" > "$endpoints"
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MODEL_PATH = PROJECT_ROOT / "models" / "clinic.tar.gz"
+from clinic.paths import MODELS_DIR
+
+MODEL_PATH = MODELS_DIR / "clinic.tar.gz"
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import html
 import os
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from actions.knowledge import get_knowledge
-from actions.tickets import TicketStore
+from clinic.frontdesk.store import TicketStore
+from clinic.knowledge import get_knowledge
+from clinic.paths import PROJECT_ROOT
 from webapp.staff import add_staff_routes
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_PAGE = PROJECT_ROOT / "demo" / "index.html"
 WIDGET_DIR = PROJECT_ROOT / "widget"
 
@@ -48,7 +47,7 @@ def create_app(
 ) -> web.Application:
     """The app; ``rasa_url`` defaults to ``$CLINIC_RASA_URL``, then ``http://localhost:5005``,
     ``staff_token`` to ``$CLINIC_STAFF_TOKEN`` and ``ticket_store`` to the store configured by
-    the environment (see ``actions.tickets``)."""
+    the environment (see ``clinic.frontdesk.store``)."""
     app = web.Application()
     app[RASA_URL] = checked_rasa_url(rasa_url or os.environ.get(RASA_URL_ENV) or DEFAULT_RASA_URL)
     app.router.add_get("/", demo_page)

@@ -30,7 +30,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from actions.tickets import STATUSES, Ticket, TicketNotFoundError, TicketStore, get_store
+from clinic.frontdesk import get_store
+from clinic.frontdesk.store import STATUSES, Ticket, TicketNotFoundError, TicketStore
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ def add_staff_routes(
     app: web.Application, *, token: str | None = None, store: TicketStore | None = None
 ) -> None:
     """The inbox routes; ``token`` defaults to ``$CLINIC_STAFF_TOKEN``, ``store`` to the
-    store from the environment (``actions.tickets.get_store``)."""
+    store from the environment (``clinic.frontdesk.get_store``)."""
     token = (os.environ.get(STAFF_TOKEN_ENV, "") if token is None else token).strip()
     app.on_response_prepare.append(_security_headers)
     if not token:

@@ -12,7 +12,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, Request, expect
 
-from actions.knowledge import get_knowledge
+from clinic.knowledge import get_knowledge
 
 expect.set_options(timeout=15_000)
 

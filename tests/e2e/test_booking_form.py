@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from actions.tickets import TicketStore
+from clinic.frontdesk.store import TicketStore
 from scripts.servers import RunningAssistant, running_assistant
-from tests.e2e.test_rest_contract import reply_of
+from tests.support.replies import reply_of, text_of
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +31,6 @@ def converse(assistant, turns: list[str]) -> list[tuple[list[dict], dict]]:
         messages = assistant.send(text, sender)
         results.append((messages, reply_of(messages)))
     return results
-
-
-def text_of(messages: list[dict]) -> str:
-    return " ".join(m.get("text", "") for m in messages)
 
 
 def test_complete_booking_creates_a_routine_ticket(assistant, store) -> None:

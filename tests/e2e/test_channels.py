@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from scripts.credentials import build_credentials
 from scripts.servers import RunningAssistant, running_assistant
-from tests.e2e.fake_http import FakeEndpoint, RecordedRequest, fake_endpoint
+from tests.support.fake_http import FakeEndpoint, RecordedRequest, fake_endpoint
 
 TWILIO_TOKEN = "test-twilio-auth-token"
 FACEBOOK_SECRET = "test-facebook-app-secret"

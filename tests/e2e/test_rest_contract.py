@@ -11,12 +11,10 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from actions.knowledge import get_knowledge
-from actions.reply import REPLY_TYPES
+from clinic.knowledge import get_knowledge
 from scripts.servers import (
     PROJECT_ROOT,
     RunningAssistant,
@@ -24,6 +22,7 @@ from scripts.servers import (
     running_assistant,
     start_action_server,
 )
+from tests.support.replies import reply_of
 
 SEEDS = {
     "000_02cd34f0196dbc20.txt",
@@ -38,16 +37,6 @@ SEEDS = {
 def assistant(trained_model: Path, tmp_path_factory) -> Iterator[RunningAssistant]:
     with running_assistant(trained_model, tmp_path_factory.mktemp("servers")) as running:
         yield running
-
-
-def reply_of(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """The turn's reply payload; the contract says exactly one message carries it."""
-    replies = [m["custom"]["reply"] for m in messages if "reply" in (m.get("custom") or {})]
-    assert len(replies) == 1, f"expected one reply payload, got {messages}"
-    reply = replies[0]
-    assert reply["type"] in REPLY_TYPES
-    assert any(m.get("text") for m in messages), f"no text for the patient in {messages}"
-    return reply
 
 
 def test_answer_carries_topic_treatments_sources_and_confidence(assistant) -> None:
@@ -165,7 +154,7 @@ def test_malformed_knowledge_stops_action_server_at_start(tmp_path: Path) -> Non
 
 
 def test_complication_gets_urgent_reply_and_ticket(assistant) -> None:
-    from actions.tickets import TicketStore
+    from clinic.frontdesk.store import TicketStore
 
     sender = uuid.uuid4().hex
     assistant.send("what is prp", sender)

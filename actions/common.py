@@ -1,0 +1,117 @@
+"""What every action module shares: sending replies, and reading the tracker.
+
+Action modules import from here and from the core (``clinic``), never from each other.
+
+Every bot turn carries the reply contract (``clinic.contract``): the last message of a turn
+holds ``{"reply": {...}}`` as a custom payload, which the widget, the messaging channels and
+the tests read instead of parsing text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from clinic.answering import not_offered_text
+from clinic.contract import REPLY_KEY, REPLY_TYPES
+from clinic.knowledge import get_knowledge
+from clinic.settings import get_settings
+
+# Context slots the actions set themselves (none influences dialogue prediction).
+TREATMENTS_SLOT = "treatments"
+TOPIC_SLOT = "topic"
+PENDING_TOPIC_SLOT = "pending_topic"
+
+MESSAGES_ON_TICKET = 5
+
+
+def button(title: str, payload: str) -> dict[str, str]:
+    return {"title": title, "payload": payload}
+
+
+def intent_payload(intent: str, **entities: Any) -> str:
+    """A button payload that triggers ``intent`` with entities, bypassing NLU."""
+    if not entities:
+        return f"/{intent}"
+    return f"/{intent}{json.dumps(entities, separators=(',', ':'))}"
+
+
+def send_reply(
+    dispatcher: CollectingDispatcher,
+    reply_type: str,
+    texts: Sequence[str],
+    buttons: list[dict[str, str]] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Utter ``texts`` as messages; the last one carries the buttons and the reply payload."""
+    if reply_type not in REPLY_TYPES:
+        raise ValueError(f"unknown reply type {reply_type!r}")
+    if not texts:
+        raise ValueError("a reply needs at least one message")
+    reply = {"type": reply_type, **fields}
+    for text in texts[:-1]:
+        dispatcher.utter_message(text=text)
+    dispatcher.utter_message(text=texts[-1], buttons=buttons or [], json_message={REPLY_KEY: reply})
+    return reply
+
+
+def not_offered_reply(
+    dispatcher: CollectingDispatcher, procedure_ids: Sequence[str]
+) -> list[EventType]:
+    """ "We don't offer botox here", plus what we can help with."""
+    text = not_offered_text(get_knowledge(), get_settings(), procedure_ids)
+    send_reply(dispatcher, "out_of_scope", [text], not_offered=list(procedure_ids))
+    return []
+
+
+def intent_name(message: dict[str, Any]) -> str | None:
+    """The intent of a parsed message (``tracker.latest_message``), if it has one."""
+    return (message.get("intent") or {}).get("name")
+
+
+def intent_confidence(message: dict[str, Any]) -> float:
+    return round(float((message.get("intent") or {}).get("confidence") or 0.0), 4)
+
+
+def entity_values(message: dict[str, Any], entity: str) -> list[str]:
+    """Values of ``entity`` in a parsed message, in order, without repeats.
+
+    Button payloads may carry a list (``{"treatment": ["prp", "exosomes"]}``).
+    """
+    values: list[str] = []
+    for found in message.get("entities") or []:
+        if found.get("entity") != entity:
+            continue
+        value = found.get("value")
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item not in values:
+                values.append(item)
+    return values
+
+
+def treatment_in_focus(tracker: Tracker) -> str | None:
+    """The treatment the latest message names, else the one the conversation is about."""
+    treatments = get_knowledge().treatments
+    mentioned = [t for t in entity_values(tracker.latest_message, "treatment") if t in treatments]
+    context = [t for t in tracker.get_slot(TREATMENTS_SLOT) or [] if t in treatments]
+    return (mentioned or context or [None])[0]
+
+
+def patient_messages(tracker: Tracker, limit: int = MESSAGES_ON_TICKET) -> list[str]:
+    """The patient's last messages in this conversation, oldest first."""
+    texts = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")]
+    return texts[-limit:]
+
+
+def idempotency_key(tracker: Tracker) -> str:
+    """The conversation and the message that raised the ticket: a retried action reuses it."""
+    message_id = tracker.latest_message.get("message_id")
+    if not message_id:
+        users = [e for e in tracker.events if e.get("event") == "user"]
+        message_id = f"t{users[-1].get('timestamp')}" if users else "none"
+    return f"{tracker.sender_id}:{message_id}"

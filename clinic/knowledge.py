@@ -1,0 +1,283 @@
+"""The treatment knowledge file: the single source of truth for treatments, aliases and answers.
+
+``knowledge/treatments.yml`` is edited by the clinic. It is validated here, once, when the
+action server starts (and by ``make validate``), so a mistake stops the server with
+``file:line: field: problem`` instead of surfacing at a patient's first question.
+
+Run ``python -m clinic.check`` to check the knowledge and clinic settings files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from clinic.contract import TOPICS
+from clinic.paths import KNOWLEDGE_FILE_NAME, knowledge_dir
+from clinic.yaml_source import KnowledgeError, Node, load_yaml
+
+_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def alias_key(text: str) -> str:
+    """The form aliases are compared in: lower case, letters and digits only.
+
+    "P.R.P.", "micro needling" and "platelet-rich-plasma" become "prp", "microneedling"
+    and "plateletrichplasma", so spacing and punctuation never decide a match.
+    """
+    return _NON_ALNUM.sub("", text.lower())
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Treatment:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    answers: dict[str, Answer]
+    notice: Answer | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    treatments: tuple[str, ...]
+    text: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Concern:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    treatments: tuple[str, ...]
+    text: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OtherProcedure:
+    """A procedure patients ask about that the clinic does not offer (botox, surgery...)."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    path: Path
+    sources: dict[str, str]  # seed file name -> title
+    treatments: dict[str, Treatment]
+    comparisons: tuple[Comparison, ...]
+    concerns: dict[str, Concern]
+    not_offered: dict[str, OtherProcedure]
+    _comparison_index: dict[frozenset[str], Comparison] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        for comparison in self.comparisons:
+            self._comparison_index[frozenset(comparison.treatments)] = comparison
+
+    def comparison_for(self, treatment_ids: Iterable[str]) -> Comparison | None:
+        """The explicit comparison written for exactly these treatments, if there is one."""
+        return self._comparison_index.get(frozenset(treatment_ids))
+
+    def alias_entries(self) -> list[tuple[str, str, str]]:
+        """``(entity, id, alias)`` for every name the recogniser should know, names included."""
+        entries: list[tuple[str, str, str]] = []
+        groups: Sequence[tuple[str, Iterable]] = (
+            ("treatment", self.treatments.values()),
+            ("concern", self.concerns.values()),
+            ("other_procedure", self.not_offered.values()),
+        )
+        for entity, items in groups:
+            for item in items:
+                for alias in (item.name, item.id.replace("_", " "), *item.aliases):
+                    entries.append((entity, item.id, alias))
+        return entries
+
+
+def _answer(
+    node: Node, known_sources: dict[str, str], other_fields: frozenset = frozenset()
+) -> Answer:
+    """``text`` + ``sources``; ``other_fields`` are the caller's own keys on the same mapping."""
+    node.reject_unknown({"text", "sources", *other_fields})
+    text = node.child("text").text()
+    sources_node = node.child("sources")
+    sources = sources_node.text_list(allow_empty=True)
+    for index, source in enumerate(sources):
+        if source not in known_sources:
+            raise KnowledgeError(
+                node.file,
+                sources_node.line,
+                f"{sources_node.field}[{index}]",
+                f"'{source}' is not listed under 'sources:' at the top of the file",
+            )
+    if not sources and "consultation" not in text.lower():
+        # No seed supports it, so it must defer to the clinic instead of stating facts.
+        raise sources_node.error(
+            "an answer with no sources must say the clinic confirms it at consultation"
+        )
+    return Answer(text=text, sources=sources)
+
+
+def _identifier(node: Node) -> str:
+    value = node.text()
+    if not _ID_PATTERN.match(value):
+        raise node.error(f"'{value}' must be lower_snake_case (letters, digits, underscores)")
+    return value
+
+
+def _treatment(node: Node, known_sources: dict[str, str]) -> Treatment:
+    node.reject_unknown({"id", "name", "aliases", "notice", "answers"})
+    answers_node = node.child("answers")
+    answers_node.reject_unknown(set(TOPICS))
+    answers = {}
+    for topic in TOPICS:
+        answers[topic] = _answer(answers_node.child(topic), known_sources)
+    notice_node = node.child("notice", required=False)
+    return Treatment(
+        id=_identifier(node.child("id")),
+        name=node.child("name").text(),
+        aliases=node.child("aliases").text_list(),
+        answers=answers,
+        notice=_answer(notice_node, known_sources) if notice_node is not None else None,
+    )
+
+
+def _check_references(node: Node, ids: Sequence[str], treatments: dict[str, Treatment]) -> None:
+    for index, treatment_id in enumerate(ids):
+        if treatment_id not in treatments:
+            raise KnowledgeError(
+                node.file,
+                node.line,
+                f"{node.field}[{index}]",
+                f"unknown treatment '{treatment_id}' (known: {', '.join(treatments)})",
+            )
+
+
+def parse_knowledge(path: Path) -> Knowledge:
+    """Load and validate a knowledge file; raises :class:`KnowledgeError` on any problem."""
+    root = load_yaml(path)
+    root.reject_unknown(
+        {"version", "sources", "treatments", "comparisons", "concerns", "not_offered"}
+    )
+    if root.child("version").value != 1:
+        raise root.child("version").error("unsupported version (this assistant reads version 1)")
+
+    sources = {}
+    for name, source_node in root.child("sources").items():
+        source_node.reject_unknown({"title"})
+        sources[name] = source_node.child("title").text()
+
+    treatment_nodes = list(root.child("treatments").elements())
+    treatments: dict[str, Treatment] = {}
+    for node in treatment_nodes:
+        treatment = _treatment(node, sources)
+        if treatment.id in treatments:
+            raise node.child("id").error(f"duplicate treatment id '{treatment.id}'")
+        treatments[treatment.id] = treatment
+
+    comparisons = []
+    first_line: dict[frozenset[str], int] = {}
+    for node in root.child("comparisons").elements() if root.has("comparisons") else ():
+        ids_node = node.child("treatments")
+        ids = ids_node.text_list()
+        _check_references(ids_node, ids, treatments)
+        if len(set(ids)) < 2:
+            raise ids_node.error("a comparison needs at least two different treatments")
+        if frozenset(ids) in first_line:
+            raise ids_node.error(
+                f"these treatments are already compared at line {first_line[frozenset(ids)]}"
+            )
+        first_line[frozenset(ids)] = ids_node.line
+        answer = _answer(node, sources, frozenset({"treatments"}))
+        comparisons.append(Comparison(tuple(ids), answer.text, answer.sources))
+
+    concerns: dict[str, Concern] = {}
+    for node in root.child("concerns").elements():
+        concern_id = _identifier(node.child("id"))
+        if concern_id in concerns:
+            raise node.child("id").error(f"duplicate concern id '{concern_id}'")
+        ids_node = node.child("treatments")
+        ids = ids_node.text_list()
+        _check_references(ids_node, ids, treatments)
+        answer = _answer(node, sources, frozenset({"id", "name", "aliases", "treatments"}))
+        concerns[concern_id] = Concern(
+            id=concern_id,
+            name=node.child("name").text(),
+            aliases=node.child("aliases").text_list(),
+            treatments=tuple(ids),
+            text=answer.text,
+            sources=answer.sources,
+        )
+
+    not_offered: dict[str, OtherProcedure] = {}
+    for node in root.child("not_offered").elements() if root.has("not_offered") else ():
+        node.reject_unknown({"id", "name", "aliases"})
+        procedure = OtherProcedure(
+            id=_identifier(node.child("id")),
+            name=node.child("name").text(),
+            aliases=node.child("aliases").text_list(),
+        )
+        not_offered[procedure.id] = procedure
+
+    knowledge = Knowledge(
+        path=path,
+        sources=sources,
+        treatments=treatments,
+        comparisons=tuple(comparisons),
+        concerns=concerns,
+        not_offered=not_offered,
+    )
+    _check_alias_collisions(root)
+    return knowledge
+
+
+def _check_alias_collisions(root: Node) -> None:
+    """One name meaning two things would make the recogniser guess; refuse it."""
+    entity_by_section = {
+        "treatments": "treatment",
+        "concerns": "concern",
+        "not_offered": "other_procedure",
+    }
+    seen: dict[str, tuple[str, str, str, int]] = {}  # key -> entity, id, spelling, line
+    for section, entity in entity_by_section.items():
+        if not root.has(section):
+            continue
+        for item in root.child(section).elements():
+            item_id = item.child("id").value
+            names = [item.child("id"), item.child("name"), *item.child("aliases").elements()]
+            for node in names:
+                spelling = str(node.value).replace("_", " ")
+                key = alias_key(spelling)
+                if not key:
+                    raise node.error(f"'{node.value}' has no letters or digits")
+                previous = seen.setdefault(key, (entity, item_id, spelling, node.line))
+                if previous[:2] != (entity, item_id):
+                    raise node.error(
+                        f"'{spelling}' names both {entity} '{item_id}' and {previous[0]} "
+                        f"'{previous[1]}' (as '{previous[2]}' at line {previous[3]})"
+                    )
+
+
+def missing_seed_files(knowledge: Knowledge, seeds_dir: Path) -> list[str]:
+    """Cited seed files that are not in ``seeds_dir`` (the source documents)."""
+    return sorted(name for name in knowledge.sources if not (seeds_dir / name).is_file())
+
+
+@cache
+def get_knowledge(directory: Path | None = None) -> Knowledge:
+    """The validated knowledge, loaded once per process."""
+    return parse_knowledge((directory or knowledge_dir()) / KNOWLEDGE_FILE_NAME)

@@ -1,0 +1,220 @@
+"""The knowledge and clinic settings loaders: complete content, and clear errors."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from clinic.contract import TOPICS
+from clinic.knowledge import get_knowledge, missing_seed_files, parse_knowledge
+from clinic.paths import KNOWLEDGE_FILE_NAME, PROJECT_ROOT, SEEDS_DIR, SETTINGS_FILE_NAME
+from clinic.settings import parse_settings
+from clinic.yaml_source import KnowledgeError
+
+TREATMENT_IDS = ["mesotherapy", "prp", "microneedling", "microneedling_prp", "exosomes"]
+CONCERN_IDS = [
+    "acne_scars",
+    "wrinkles",
+    "pigmentation",
+    "hair_loss",
+    "cellulite",
+    "texture",
+    "dull_skin",
+]
+
+
+@pytest.fixture(scope="module")
+def knowledge():
+    return get_knowledge()
+
+
+def test_treatments_are_the_fixed_ids(knowledge) -> None:
+    assert list(knowledge.treatments) == TREATMENT_IDS
+
+
+def test_concerns_are_the_fixed_ids(knowledge) -> None:
+    assert sorted(knowledge.concerns) == sorted(CONCERN_IDS)
+
+
+@pytest.mark.parametrize("treatment_id", TREATMENT_IDS)
+@pytest.mark.parametrize("topic", list(TOPICS))
+def test_every_treatment_answers_every_topic(knowledge, treatment_id: str, topic: str) -> None:
+    answer = knowledge.treatments[treatment_id].answers[topic]
+    assert len(answer.text.split()) >= 15
+    assert set(answer.sources) <= set(knowledge.sources)
+    if not answer.sources:  # the seeds are silent: the clinic confirms, nothing invented
+        assert "consultation" in answer.text.lower()
+
+
+def test_every_seed_cited_is_registered_and_used(knowledge) -> None:
+    cited = {
+        source
+        for treatment in knowledge.treatments.values()
+        for answer in [*treatment.answers.values(), treatment.notice]
+        if answer is not None
+        for source in answer.sources
+    }
+    cited |= {s for c in knowledge.comparisons for s in c.sources}
+    cited |= {s for c in knowledge.concerns.values() for s in c.sources}
+    assert cited == set(knowledge.sources)
+
+
+def test_cited_seed_files_exist() -> None:
+    if not SEEDS_DIR.is_dir():
+        pytest.skip(f"source documents not checked out beside the project ({SEEDS_DIR})")
+    assert missing_seed_files(get_knowledge(), SEEDS_DIR) == []
+
+
+def test_required_safety_notices(knowledge) -> None:
+    exosomes = knowledge.treatments["exosomes"].notice
+    assert "donor" in exosomes.text.lower() and "not approved" in exosomes.text.lower()
+    assert "004_fd0850f422e385f0.txt" in exosomes.sources
+    prp = knowledge.treatments["prp"]
+    for text in (prp.notice.text, prp.answers["candidacy"].text):
+        assert re.search(r"blood[- ](related )?disorder", text.lower())
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [("prp", "exosomes"), ("mesotherapy", "prp"), ("microneedling", "mesotherapy"),
+     ("microneedling", "microneedling_prp")],
+)  # fmt: skip
+def test_seed_backed_comparisons_exist(knowledge, pair) -> None:
+    assert knowledge.comparison_for(pair) is not None
+    assert knowledge.comparison_for(reversed(pair)) is not None
+
+
+def test_settings_price_every_treatment(knowledge) -> None:
+    settings = parse_settings(PROJECT_ROOT / "knowledge" / SETTINGS_FILE_NAME, knowledge)
+    assert settings.is_example
+    assert set(settings.prices) == set(TREATMENT_IDS)
+    assert settings.opening_hours["sunday"] is None
+
+
+# --- broken files: each error names the file, the line and the field -----------------------
+
+
+def _copy_with(tmp_path: Path, file_name: str, old: str, new: str, count: int = 1) -> Path:
+    directory = tmp_path / "knowledge"
+    shutil.copytree(PROJECT_ROOT / "knowledge", directory)
+    path = directory / file_name
+    text = path.read_text()
+    assert old in text, f"test setup: {old!r} not in {file_name}"
+    path.write_text(text.replace(old, new, count))
+    return path
+
+
+def _line_of(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize(
+    "old, new, marker, field, problem",
+    [
+        ("name: Mesotherapy", "name: ''", "name: ''", "treatments[0].name", "must be a non-empty string"),
+        ("    aliases:", "    aliasses:", "aliasses:", "treatments[0].aliasses", "unknown field"),
+        ("- id: prp", "- id: PRP!", "id: PRP!", "treatments[1].id", "lower_snake_case"),
+        ("version: 1", "version: 7", "version: 7", "version", "unsupported version"),
+    ],
+)  # fmt: skip
+def test_broken_knowledge_names_line_and_field(tmp_path, old, new, marker, field, problem) -> None:
+    path = _copy_with(tmp_path, KNOWLEDGE_FILE_NAME, old, new)
+    with pytest.raises(KnowledgeError) as raised:
+        parse_knowledge(path)
+    error = raised.value
+    assert (error.line, error.field) == (_line_of(path, marker), field)
+    assert problem in error.problem
+    assert str(error).startswith(f"{path}:{error.line}: {field}: ")
+
+
+def test_citing_an_unlisted_source_is_refused(tmp_path) -> None:
+    path = _copy_with(
+        tmp_path, KNOWLEDGE_FILE_NAME, "  004_fd0850f422e385f0.txt:\n", "  004_renamed.txt:\n"
+    )
+    with pytest.raises(
+        KnowledgeError, match=re.escape("'004_fd0850f422e385f0.txt' is not listed under 'sources:'")
+    ):
+        parse_knowledge(path)
+
+
+def test_missing_topic_is_reported(tmp_path) -> None:
+    path = _copy_with(tmp_path, KNOWLEDGE_FILE_NAME, "      pain:", "      painn:")
+    with pytest.raises(KnowledgeError, match=r"treatments\[0\]\.answers\.painn: unknown field"):
+        parse_knowledge(path)
+
+
+def test_unsupported_answer_without_sources_is_refused(tmp_path) -> None:
+    directory = tmp_path / "knowledge"
+    shutil.copytree(PROJECT_ROOT / "knowledge", directory)
+    path = directory / KNOWLEDGE_FILE_NAME
+    text = path.read_text()
+    start = text.index("      overview:")
+    end = text.index("sources:", start)
+    line_end = text.index("\n", end)
+    path.write_text(text[:end] + "sources: []" + text[line_end:])
+    with pytest.raises(KnowledgeError, match="must say the clinic confirms it at consultation"):
+        parse_knowledge(path)
+
+
+def test_yaml_syntax_error_names_line(tmp_path) -> None:
+    path = _copy_with(tmp_path, KNOWLEDGE_FILE_NAME, "name: Mesotherapy", "name: [Mesotherapy")
+    with pytest.raises(KnowledgeError) as raised:
+        parse_knowledge(path)
+    assert raised.value.field == "(syntax)" and raised.value.line > 0
+
+
+def test_alias_naming_two_treatments_is_refused(tmp_path) -> None:
+    # "P.R.P." added to mesotherapy collides with PRP's own id once punctuation is ignored.
+    path = _copy_with(
+        tmp_path, KNOWLEDGE_FILE_NAME, "      - meso\n", "      - meso\n      - P.R.P.\n"
+    )
+    with pytest.raises(KnowledgeError) as raised:
+        parse_knowledge(path)
+    assert raised.value.line == _line_of(path, "- id: prp")
+    assert raised.value.problem == (
+        "'prp' names both treatment 'prp' and treatment 'mesotherapy' "
+        f"(as 'P.R.P.' at line {_line_of(path, '- P.R.P.')})"
+    )
+
+
+def test_missing_file_is_reported(tmp_path) -> None:
+    with pytest.raises(KnowledgeError, match="file not found"):
+        parse_knowledge(tmp_path / "nope.yml")
+
+
+@pytest.mark.parametrize(
+    "old, new, field, problem",
+    [
+        ('saturday: "10:00-14:00"', 'saturday: "10-2"', "opening_hours.saturday", "HH:MM-HH:MM"),
+        (
+            'saturday: "10:00-14:00"',
+            'saturday: "14:00-10:00"',
+            "opening_hours.saturday",
+            "after opening",
+        ),
+        ("per_session: 350", "per_session: cheap", "prices.prp.per_session", "must be a number"),
+        ("course_sessions: 3", "course_sessions: 0", "prices.prp.course_sessions", "whole number"),
+        (
+            "booking_url: https://example.com/book",
+            "booking_url: example.com",
+            "booking_url",
+            "https://",
+        ),
+    ],
+)
+def test_broken_settings_name_line_and_field(tmp_path, knowledge, old, new, field, problem) -> None:
+    path = _copy_with(tmp_path, SETTINGS_FILE_NAME, old, new)
+    with pytest.raises(KnowledgeError) as raised:
+        parse_settings(path, knowledge)
+    assert raised.value.field == field
+    assert raised.value.line == _line_of(path, new)
+    assert problem in raised.value.problem
+
+
+def test_settings_without_a_price_for_a_treatment(tmp_path, knowledge) -> None:
+    path = _copy_with(tmp_path, SETTINGS_FILE_NAME, "  exosomes:\n", "  exosome:\n")
+    with pytest.raises(KnowledgeError, match=r"prices\.exosome: unknown field"):
+        parse_settings(path, knowledge)
