@@ -115,5 +115,5 @@ class ActionOutOfScope(Action):
         ]
         if others:
             return not_offered_reply(dispatcher, others)
-        send_reply(dispatcher, "out_of_scope", [out_of_scope_text(get_knowledge())])
+        send_reply(dispatcher, "out_of_scope", [out_of_scope_text(knowledge)])
         return []
