@@ -16,7 +16,8 @@ WEB_PORT    ?= 8000
 # (its aliases feed the spaCy treatment recogniser). Prices and hours (clinic.yml) do not.
 MODEL_INPUTS := config.yml domain.yml knowledge/treatments.yml \
                 $(shell find data -name '*.yml' 2>/dev/null) \
-                $(wildcard clinic_nlu/*.py) clinic/knowledge.py clinic/red_flags.py
+                $(wildcard clinic_nlu/*.py) clinic/knowledge.py clinic/red_flags.py \
+                clinic/complication_screen.py clinic/labelled_triage.py
 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL   := 2
@@ -25,7 +26,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 .PHONY: help install lock train run shell validate validate-knowledge lint format test \
         test-unit test-nlu test-conversations test-e2e test-browser install-browser bench clean \
-        nlu-report tickets
+        nlu-report tickets triage-report context-eval
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -106,6 +107,16 @@ clean: ## Remove the model and build outputs (keeps .venv)
 
 tickets: $(INSTALLED) ## Print the open front-desk tickets, most urgent first
 	$(PY) -m clinic.frontdesk list
+
+triage-report: $(MODEL) ## Complication triage by layer on labelled files: make triage-report FILE=new_batch.yml
+	$(PY) -m scripts.triage_eval --verbose $(FILE)
+
+CONTEXT_VENV := build/medspacy-venv
+context-eval: ## medspaCy ConText vs the hand-written cues on data/triage (own venv; not in make test)
+	@python=$$(scripts/find_python.sh) || exit 1; \
+	[ -x $(CONTEXT_VENV)/bin/python ] || "$$python" -m venv $(CONTEXT_VENV)
+	$(CONTEXT_VENV)/bin/pip install --quiet --no-deps -r scripts/context_eval_requirements.txt
+	PYTHONPATH=. $(CONTEXT_VENV)/bin/python -m scripts.context_eval
 
 nlu-report: $(MODEL) ## NLU accuracy and errors on a labelled file: make nlu-report FILE=tests/nlu/holdout.yml
 	$(PY) -m scripts.nlu_eval $(or $(FILE),tests/nlu/holdout.yml)

@@ -25,6 +25,7 @@ from actions.common import (
     send_reply,
     treatment_in_focus,
 )
+from clinic.contact import valid_contact
 from clinic.frontdesk import get_store
 from clinic.knowledge import get_knowledge
 from clinic.settings import get_settings
@@ -42,25 +43,11 @@ FORM_SLOTS = (
 )
 UNDECIDED = "undecided"
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
-_PHONE_CHARACTERS = re.compile(r"^\+?[\d\s().\-/]+$")
 _NOT_SURE = re.compile(r"\b(not sure|unsure|don'?t know|dunno|undecided|no idea|any)\b", re.I)
 
 
 def reply_type(tracker: Tracker) -> str:
     return "handoff" if tracker.get_slot(KIND_SLOT) == "callback" else "booking"
-
-
-def valid_contact(text: str) -> str | None:
-    """A normalised phone number (7-15 digits) or e-mail address, else None."""
-    text = text.strip()
-    if _EMAIL.match(text):
-        return text.lower()
-    if _PHONE_CHARACTERS.match(text):
-        digits = re.sub(r"\D", "", text)
-        if 7 <= len(digits) <= 15:
-            return ("+" if text.startswith("+") else "") + digits
-    return None
 
 
 def messages_before_form(tracker: Tracker) -> list[str]:

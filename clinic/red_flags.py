@@ -1,15 +1,28 @@
 """Red flags: signs of a complication after a treatment, checked before anything else.
 
 ``detect(text)`` returns a :class:`RedFlag` (``sign``, ``emergency``, ``phrase``) or ``None``.
-It is deterministic and meant to be read by the clinic: word patterns, no model.
+It is deterministic and meant to be read by the clinic: word patterns, no model. It is the
+first of three triage layers (``clinic/complication_screen.py``); what the patient is told
+for each sign is in ``clinic/urgent_advice.py``.
 
-Signs (``SIGNS``; emergency ones get the emergency number, the others "call the clinic now"):
-``fever``, ``pus`` (pus, oozing, weeping, discharge, "looks infected"), ``spreading_redness``
-(spreading, or red and hot), ``worsening_pain`` (pain getting worse, or severe),
-``blisters``, ``skin_colour_change`` (white, grey, blue, purple, dusky, mottled: a blocked
-blood vessel; emergency), ``allergic_reaction`` (swelling of lips, tongue or throat, trouble
-breathing or swallowing: emergency; hives or "an allergic reaction": not) and
-``vision_change`` (emergency).
+Signs (``SIGNS``; ``SIGN_DESCRIPTIONS`` names them for patients). Emergency patterns (the
+reply gives the emergency number first) and call-the-clinic patterns are listed per sign:
+
+- ``allergic_reaction``: swelling of lips, tongue, throat or mouth, eyes swollen shut, trouble
+  breathing or swallowing, wheezing, a tight chest (emergency); hives, nettle rash, an itchy
+  rash or lumps, "an allergic reaction" (not);
+- ``vision_change`` (emergency): blurred, foggy, dim, dark or double vision, a shadow,
+  curtain or smudge over the sight, part of the sight lost, a drooping eyelid;
+- ``skin_colour_change`` (emergency; a blocked blood vessel): white, pale, grey, blue, purple,
+  violet, dusky, mottled, lacy, marbled, web- or net-like skin, cold to the touch, colour slow
+  to come back when pressed (not a bruise changing colour);
+- ``fever``, ``pus`` (pus, oozing, yellow heads, "looks infected"), ``spreading_redness``
+  (spreading, moving onto the neck or past a line, red and hot), ``worsening_pain`` (worse
+  each day, severe, waking the patient, making them cry, 7-10 out of 10), ``blisters`` (a
+  spreading cluster too), ``lump_changes`` (weeks later: growing, red, hot, leaking),
+  ``spreading_bruise`` (spreading, with numb or tingling fingers, on blood thinners);
+- ``fainting``: collapse, passing out, a head injury, confusion, or still faint hours later
+  (emergency); nearly fainting, woozy, sweaty and shaky (not).
 
 How a message is read:
 
@@ -67,6 +80,9 @@ SIGN_DESCRIPTIONS = {
     "skin_colour_change": "skin turning white, grey, blue or purple",
     "allergic_reaction": "signs of an allergic reaction",
     "vision_change": "a change in your vision",
+    "lump_changes": "a lump that is growing, red, hot or leaking",
+    "spreading_bruise": "a bruise that is spreading, with swelling, pain or numbness",
+    "fainting": "fainting or feeling faint",
 }
 
 EMERGENCY_SIGNS_TEXT = (
@@ -85,20 +101,22 @@ def detect(text: str) -> RedFlag | None:
     return found[0][1]
 
 
-def advice(flag: RedFlag, clinic_phone: str, emergency_number: str) -> str:
-    """What to tell the patient now, in plain words."""
-    what = SIGN_DESCRIPTIONS[flag.sign]
-    if flag.emergency:
-        return (
-            f"Please call {emergency_number} now: {what} after a treatment can be an "
-            "emergency. Tell them which treatment you had and when. When you are safe, let "
-            f"the clinic know on {clinic_phone}."
-        )
-    return (
-        f"Please call the clinic now on {clinic_phone}: {what} after a treatment should be "
-        f"checked by the team today. If you have {EMERGENCY_SIGNS_TEXT}, call "
-        f"{emergency_number} straight away."
-    )
+def current_mention(text: str, pattern: re.Pattern[str]) -> str | None:
+    """The first words matching ``pattern`` (on the normalised text) that the message says are
+    happening now: read as the signs are (not negated, not resolved or past, not a general
+    question), and stricter, since the vocabulary is broad: a current-state cue ("my ... is",
+    "I have", "since", "now") must come before the words. The symptom screen uses it."""
+    parts = sentences(normalise(text))
+    Sign("mention", False, pattern)
+    for _index, sentence in enumerate(parts):
+        for match in _every_match(pattern, sentence):
+            start, end = _clause_bounds(sentence, match.start())
+            if _negated(sentence[start : match.start()]) or _resolved(sentence, start, end):
+                continue
+            scope = _after_last_but(sentence, match.start())
+            if _about_own_state(sentence, scope, end, match, require_cue=True):
+                return match.group()
+    return None
 
 
 # --- normalisation --------------------------------------------------------------------------
@@ -213,8 +231,12 @@ _NEGATIONS = (
 _BREAKS = r"but|although|though|however|whereas"
 
 
-def _gap(words: int) -> str:
-    """Up to ``words`` words between two parts of a sign, never a negation or a clause break."""
+def _gap(words: int, across_clauses: bool = False) -> str:
+    """Up to ``words`` words between two parts of a sign, never a negation; never a clause
+    break either, unless ``across_clauses`` (for signs told as a story: "a lump, which I was
+    told would settle, but it kept growing")."""
+    if across_clauses:
+        return rf"(?:(?!(?:{_NEGATIONS})\b)(?:[a-z0-9.]+|,) ){{0,{words}}}"
     return rf"(?:(?!(?:{_NEGATIONS}|{_BREAKS})\b)[a-z0-9.]+ ){{0,{words}}}"
 
 
@@ -224,28 +246,57 @@ class Sign:
     emergency: bool
     pattern: re.Pattern[str]
     unless: re.Pattern[str] | None = None  # in the match's clause: not this sign
+    requires: re.Pattern[str] | None = None  # somewhere in the message: else not this sign
+    late: bool = False  # a sign that appears weeks later: "3 weeks ago" does not make it past
 
 
-def _sign(sign: str, emergency: bool, *alternatives: str, unless: str | None = None) -> Sign:
+def _sign(
+    sign: str,
+    emergency: bool,
+    *alternatives: str,
+    unless: str | None = None,
+    requires: str | None = None,
+    late: bool = False,
+) -> Sign:
     pattern = re.compile("|".join(rf"\b(?:{alt})\b" for alt in alternatives))
-    return Sign(sign, emergency, pattern, re.compile(unless) if unless else None)
+    return Sign(
+        sign,
+        emergency,
+        pattern,
+        re.compile(unless) if unless else None,
+        re.compile(requires) if requires else None,
+        late,
+    )
 
 
 _VESSEL_COLOURS = (
     r"white|whitish|grey|gray|greyish|grayish|blue|bluish|blueish|purple|purplish|dusky|"
-    r"mottled|black|dark (?:purple|blue|grey|gray)"
+    r"mottled|black|dark (?:purple|blue|grey|gray)|pale|paler|violet|marbled|blotchy dark|"
+    r"blotchy and dark(?:er)?|dark and blotchy|darker and blotchy"
 )
 _CHANGE_VERBS = (
     r"went|gone|going|goes|go|turned|turning|turns|turn|become|became|becoming|looks?|looking"
 )
 _MODIFIERS = (
     r"very|really|a bit|a little|kind of|kinda|sort of|slightly|all|quite|a|an|weird|strange|"
-    r"funny|odd"
+    r"funny|odd|like|almost|much|now"
 )
 _RED = r"red|redness|rash|red patch|red area|red bit|red mark|inflammation|inflamed area"
 _PAIN = (
     r"pain|pains|painful|sore|soreness|ache|aches|aching|achy|hurts?|hurting|throbbing|"
-    r"tender|tenderness|stinging"
+    r"throbs|tender|tenderness|stinging|discomfort"
+)
+_SOMEONE = r"me|her|him|them|us"
+_LUMP = r"lumps?|bumps?|nodules?|knots?|balls?|swelling|swellings|cysts?"
+_GROWING = (
+    r"grow\w*|grown|getting bigger|got bigger|gotten bigger|becomes? bigger|became bigger|"
+    r"bigger and bigger|(?:got |getting |become |became |now )?larger|"
+    r"now bigger|bigger now|bigger than"
+)
+_STILL_FAINT = r"faint|woozy|dizzy|light headed|lightheaded"
+_AFTER_A_FAINT = (
+    r"\b(?:faint\w*|passed out|pass out|black\w* out|collaps\w*|fell|fall|floor|ground|blood|"
+    r"dizzy|woozy|light headed|lightheaded|hit|head|drive|driving|stand)\b"
 )
 _BETTER = r"better|improving|easing|settling|going away|gone away|calming down"
 _CHANGE_SINCE = (
@@ -259,30 +310,49 @@ SIGNS: tuple[Sign, ...] = (
         True,
         rf"(?:lips?|tongue|throat|mouth|eyelids?) {_gap(4)}(?:swell\w*|swollen|puff\w* up|"
         r"blown up|balloon\w*|getting bigger|tight|tightening|closing(?: up)?|closed up|thick|"
+        r"puffy|"
         r"huge|massive|enormous|big|doubled|twice the size|twice as big)",
         r"(?:swollen|swelling|puffy|fat|thick) (?:lips?|tongue|throat|mouth)",
         r"swelling (?:of|in|on|around) (?:my |the |her |his )?(?:lips?|tongue|throat|mouth)",
         r"(?:cant|couldnt|struggling to|struggle to|hard to|difficult to|difficulty|trouble|"
-        r"problems?|unable to|not (?:be )?able to|hard time|can barely|can hardly) (?:\w+ )?"
+        r"problems?|unable to|not (?:be )?able to|hard time|can barely|can hardly) (?:\w+ ){0,5}"
         r"(?:breathe|breath|"
         r"breathing|swallow|swallowing|catch my breath|get my breath)",
         r"short(?:ness)? of breath|breathless|out of breath|wheez\w*|gasping|"
         r"chest (?:is |feels |feeling |has gone |went )?(?:tight|tightening)|tight chest|"
         r"tightness in (?:my |the )?chest|anaphyla\w*",
+        rf"(?:eyes?|eyelids?|face) {_gap(3)}swollen shut|swollen shut|"
+        r"(?:cant|can barely|can hardly|unable to) open (?:my|her|his|their) eyes",
     ),
     _sign(
         "allergic_reaction",
         False,
         r"hives|welts|allergic reaction|allergic rash|having a reaction|reacting badly|"
         r"bad reaction|rash all over|itchy all over|itching all over",
+        r"nettle rash|urticaria|(?:lumpy|blotchy|bumpy) and itchy|"
+        r"itchy and (?:lumpy|bumpy|blotchy)|"
+        r"itchy (?:\w+ ){0,2}(?:rash|bumps|lumps|welts|spots|blotches|patches)|"
+        r"(?:rash|bumps|lumps|welts|blotches) (?:\w+ ){0,3}(?:itchy|itching|itches)",
     ),
     _sign(
         "vision_change",
         True,
-        rf"(?:vision|eyesight|sight) {_gap(3)}(?:blurry|blurred|blurring|fuzzy|dim|dimmed|"
+        rf"(?:vision|eyesight|sight) {_gap(5)}(?:blurry|blurred|blurring|fuzzy|dim|dimmed|"
         r"dimming|dark|darker|black|grey|gray|double|cloudy|misty|hazy|wobbly|patchy|spotty|"
-        r"weird|strange|funny|changed|changing)",
-        rf"eyes? {_gap(3)}(?:blurry|blurred|fuzzy|double|cloudy|misty|hazy|"
+        r"weird|strange|funny|changed|changing|foggy|fog|like fog|shadow)",
+        r"(?:shadow|curtain|dark spot|grey patch|gray patch|blurry patch|blind patch|black spot|"
+        r"fog|haze) (?:\w+ ){0,6}(?:vision|eyesight|sight|eyes?)",
+        rf"(?:eyes?|vision|sight) {_gap(6)}(?:shadow|curtain|dark spot|black spot|fog|foggy)",
+        r"(?:see|seeing|sees) (?:two of everything|double|everything double|things double)|"
+        r"double vision|(?:cant|cannot|couldnt) see (?:the )?(?:top|bottom|lower|upper|left|right)"
+        r"(?: half| part| side)?|(?:only|just) see (?:the )?(?:top|bottom|lower|upper) half",
+        r"(?:lost|losing|loss of) (?:\w+ ){0,3}(?:part of|some of|half of) (?:the |my |her |his )?"
+        r"(?:vision|sight|eyesight)",
+        rf"(?:eyelids?|eye) {_gap(3)}(?:drooping|droopy|drooped|falling down|heavy|sagging|"
+        r"wont open)",
+        r"(?:drooping|droopy) (?:eyelids?|eye)",
+        r"eyes? (?:not|cant|doesnt|dont|wont) see",
+        rf"eyes? {_gap(3)}(?:blurry|blurred|fuzzy|double|cloudy|misty|hazy|foggy|"
         r"(?:went|gone|going) (?:dark|black|grey|gray))",
         r"(?:blurry|blurred|blurring|fuzzy|double|cloudy|misty|hazy|dim|dimmed|patchy|tunnel|"
         r"partial|loss of|lost|losing|lose|changes? (?:in|to)|change of|problems? with|no) "
@@ -294,8 +364,16 @@ SIGNS: tuple[Sign, ...] = (
         r"seeing (?:double|spots|flashes|flashing lights|stars|black spots|floaters)|"
         r"flashing lights|blind spot|(?:go|gone|going|went) blind|blindness|"
         r"blind in (?:one|my|the|her|his)",
-        r"(?:everything|things) (?:\w+ )?(?:went|goes|going|gone|is|are|looks?|seems?) "
-        r"(?:all |a bit |really |very )?(?:dark|black|blurry|blurred|fuzzy|dim|grey|gray|double)",
+        r"(?:everything|things) (?:\w+ )?(?:went|goes|going|gone|is|are|looks?|look|seems?) "
+        r"(?:all |a bit |really |very )?(?:dark|black|blurry|blurred|fuzzy|dim|grey|gray|double|"
+        r"foggy)",
+    ),
+    _sign(
+        "vision_change",
+        True,
+        r"(?:a |this |some )?(?:shadow|curtain|dark spot|black spot|grey patch|gray patch|"
+        r"smudge|grey smudge|dark smudge)",
+        requires=r"\b(?:eyes?|vision|sight|eyesight)\b",
     ),
     _sign(
         "skin_colour_change",
@@ -303,10 +381,27 @@ SIGNS: tuple[Sign, ...] = (
         rf"(?:{_CHANGE_VERBS}) (?:(?:{_MODIFIERS}) )*(?:{_VESSEL_COLOURS})(?: ?ish)?",
         r"(?:white|whitish|grey|gray|greyish|blue|bluish|purple|purplish|dusky|mottled|black) "
         r"(?:patch|patches|blotch|blotches|area|areas|discolou?ration|tinge)",
-        r"mottled|mottling|dusky|blanching|blanched|livedo|lacy (?:rash|pattern)",
+        r"mottled|mottling|dusky|blanching|blanched|livedo|lacy|marbled|marbling|marble|"
+        r"web like|web pattern|(?:like|as) a net|net like|net of|reticular",
+        r"(?:much |a lot )?paler than|(?:pale|white|whitish) (?:bit|patch|spot|area)|"
+        r"stays? (?:\w+ )?(?:pale|white)|"
+        r"(?:ages|long time|a while|seconds|forever) (?:\w+ ){0,3}(?:before|until) (?:the )?"
+        r"colou?r (?:comes|came|goes|went) back|"
+        r"(?:greyish|grayish|bluish|blueish|purplish|dusky|grey|gray) (?:\w+ )?(?:patch|patches|"
+        r"area|areas|blotch|blotches|bit|spot|tinge)|"
+        r"(?:pale|white) (?:almost|nearly|then) (?:white|purple|blue|grey)",
+        rf"(?:skin|patch|area|spot|tip|bit|part|lid|side) {_gap(4)}(?:is|are|looks?|seems?|has "
+        r"become|became) (?:now |all |very |quite |really |a )?(?:white|pale|grey|gray|blue|"
+        r"purple|violet|dusky)",
+        r"(?:colou?r|pink) (?:\w+ ){0,3}(?:not|doesnt|didnt|dont|wont|isnt|does not) "
+        r"(?:seem to |seems to )?(?:come|coming|go|going) back|"
+        r"(?:colou?r) (?:\w+ ){0,3}(?:not|doesnt|didnt|dont|wont|isnt) (?:seem to |seems to )?"
+        r"(?:return|returning)",
+        r"(?:cold|cool) to (?:the )?touch|(?:feels|is|its|kinda|kind of|stays|remains) "
+        r"(?:\w+ )?(?:cold|icy)(?= ,|$| and)",
         r"(?:cold|numb) and (?:white|pale|grey|gray)|(?:white|pale|grey|gray) and (?:cold|numb)",
         r"blocked (?:blood )?vessels?|vascular occlusion|necrosis|necrotic",
-        unless=r"(?<!not a )(?<!isnt a )(?<!no )\bbruis",
+        unless=r"(?<!not a )(?<!isnt a )(?<!no )\bbruis|\b(?:arm|hand|fingers?)\b",
     ),
     _sign(
         "fever",
@@ -319,7 +414,8 @@ SIGNS: tuple[Sign, ...] = (
         r"(?:3[89]|4[0-2]|10[0-5])(?:\.\d+)? (?:degrees? )?(?:c |f |celsius )?"
         r"(?:temp|temperature|fever)",
         r"chills|rigou?rs|shivering|shivery|shivers|shaking all over|hot and cold|"
-        r"hot then cold|cold sweats?",
+        r"hot then cold|cold sweats?|burning up|sweating and (?:\w+ )?cold|"
+        r"(?:sweaty|sweating) and shivering",
     ),
     _sign(
         "pus",
@@ -327,7 +423,9 @@ SIGNS: tuple[Sign, ...] = (
         r"pus|pussing|pustules?|abscess(?:es)?|infected|infection|infections|"
         r"oozing|oozes|ooze|oozed|oozy|weeping|weeps|weepy|discharge|discharging",
         r"(?:yellow|yellowish|green|greenish|cloudy|smelly|thick) (?:\w+ )?(?:stuff|fluid|liquid|"
-        r"gunk|goo|gunge|crusts?|crusting|crusty|discharge|matter|heads?|bits?)",
+        r"gunk|goo|gunge|crusts?|crusting|crusty|discharge|matter|heads?|bits?|spots?|pimples?|"
+        r"bumps?|blisters?)",
+        r"(?:spots?|heads?|bumps?|pimples?) (?:\w+ )?with (?:liquid|fluid|pus|yellow|gunk)",
         rf"(?:stuff|fluid|liquid|gunk|goo|gunge|something) {_gap(2)}(?:coming|leaking|seeping|"
         r"draining|dripping) (?:out|from)",
         r"filled (?:up )?with (?:yellow|green|pus|gunk)|"
@@ -342,7 +440,16 @@ SIGNS: tuple[Sign, ...] = (
         False,
         rf"(?:{_RED}) {_gap(5)}(?:spreading|spreads|spread|getting bigger|gets bigger|got bigger|"
         r"getting larger|growing|expanding|getting wider|travell?ing|extending|creeping|"
-        r"(?:getting|got|gets|much) worse)",
+        r"(?:getting|got|gets|much) worse|(?:has |have |had )?(?:now )?extended|"
+        r"(?:began|started|starting) to spread)",
+        rf"(?:{_RED}) {_gap(12, across_clauses=True)}(?:spread|spreading|moved|extended|gone|"
+        r"went) (?:\w+ ){0,3}"
+        r"(?:down|up|across|over|onto|into|to|towards|below|beyond) (?:\w+ ){0,2}"
+        r"(?:jaw|jawline|neck|chest|ear|ears|eye|eyes|scalp|forehead|chin|face|cheek|cheeks|"
+        r"shoulders?|arm|lower face)",
+        r"(?:redder|more red) and (?:hotter|more swollen|burning)|hot and angry|angry looking",
+        rf"(?:it|its|this|that|they) (?:has |have |is |had |began to |started to )?{_gap(1)}"
+        r"(?:spread|spreading|extended)(?! out)",
         rf"spread(?:ing|s)? {_gap(2)}(?:red|redness|rash|inflammation)",
         rf"(?:{_RED}) {_gap(3)}(?:gone|went|going|moved|moving) (?:down|up|across|over|onto|into|"
         r"to|towards)(?: to| into| onto)? (?:my|the|her|his)",
@@ -351,6 +458,16 @@ SIGNS: tuple[Sign, ...] = (
         r"(?:hot|burning hot|heat)",
         r"(?:hot|burning hot)(?: ,)? (?:and )?(?:red|inflamed|swollen)|swollen and hot",
         r"(?:hot|warm|burning) to (?:the )?touch|red hot|cellulitis",
+    ),
+    _sign(
+        "spreading_redness",
+        False,
+        r"(?:creeping|moving|spread\w*|going|gone|went|travell?ing|extend\w*|crept) (?:way |well |"
+        r"right |all )?(?:down|up|onto|into|across|past|beyond|over|outside) (?:\w+ ){0,4}"
+        r"(?:neck|jaw|jawline|chest|ears?|eyes?|line|edge|where|area|scalp|forehead|face|cheeks?|"
+        r"shoulders?|head)",
+        r"radiating heat|gone past the line|past the (?:line|edge|mark)",
+        requires=r"\b(?:red|redness|rash|inflamed|pink|hot|warm|heat)\b",
     ),
     _sign(
         "worsening_pain",
@@ -370,6 +487,29 @@ SIGNS: tuple[Sign, ...] = (
         r"much more|a lot more) (?:painful|sore|tender)",
         rf"(?:{_PAIN}) {_gap(3)}(?:not|isnt|hasnt|wont|no) (?:getting |been |gotten )?"
         rf"(?:any )?(?:{_BETTER})",
+        rf"(?:{_PAIN}) {_gap(8)}(?:worse|worsening|worsened|increasing|increased|intensif\w*|"
+        r"more intense|getting (?:really |very |so )?bad)",
+        rf"(?:{_PAIN}|throb\w*|hurt) {_gap(6)}(?:woke|wakes|waking|woken|"
+        rf"keeps? (?:{_SOMEONE}) (?:up|awake)|kept (?:{_SOMEONE}) (?:up|awake))",
+        rf"(?:woke|wakes|waking|woken) (?:{_SOMEONE}) (?:up )?{_gap(3)}(?:with|from|because of|"
+        rf"by) (?:the |my |her |his )?(?:{_PAIN})",
+        rf"(?:cant|couldnt|unable to|not able to) (?:get to )?sleep {_gap(3)}(?:because of|from|"
+        rf"with|for|due to) (?:the |my |her |his )?(?:{_PAIN})",
+        rf"(?:crying|cried|cry|in tears|sobbing) {_gap(3)}(?:with|from|in|because of|of) "
+        rf"(?:the |my |her |his )?(?:{_PAIN})",
+        rf"(?:{_PAIN}|hurt) {_gap(8)}(?:crying|cried|cry|in tears|sobbing)",
+        rf"(?:{_PAIN}) {_gap(8)}(?:severe|excruciating|unbearable|agoni[sz]ing|horrendous)",
+        rf"(?:{_PAIN}) {_gap(8)}(?:[789]|10|seven|eight|nine|ten) (?:out of )?(?:10|ten)\b",
+        r"(?:mild|fine|ok) to (?:very |really |quite )?(?:severe|bad|unbearable)",
+        r"(?:it|this|that) (?:\w+ )?(?:woke|wakes|keeps waking|kept waking) (?:me|her|him)",
+        r"woke (?:up )?(?:\w+ ){0,3}(?:throbbing|in pain|with pain|hurting|aching)",
+        r"way over the top|out of proportion|on fire|killing me|(?:ramping|ramps|ramped) up|"
+        r"agony|agoni[sz]ing|(?:every|each) day (?:its|it is|it gets|it s) worse|"
+        r"worse (?:every|each) day",
+        rf"(?:{_PAIN}) {_gap(12, across_clauses=True)}(?:[789]|10|seven|eight|nine|ten) "
+        r"(?:out of )?(?:10|ten)\b",
+        r"(?:painkillers?|paracetamol|ibuprofen|tylenol|advil|co codamol) (?:is |are )?"
+        r"(?:not|isnt|arent) (?:even )?(?:helping|working|touching it|doing anything)",
     ),
     _sign(
         "blisters",
@@ -377,8 +517,91 @@ SIGNS: tuple[Sign, ...] = (
         r"bliste?r(?:s|ed|ing|y)?",
         r"fluid filled (?:bumps?|spots?|sacs?|bubbles?|lumps?|pockets?)|water bubbles?|"
         r"bubbles? (?:on|under) (?:my |the )?skin|fluid bubbles?|"
+        r"watery (?:bumps|spots|sores)|bubbly (?:sores|bumps|spots)|"
+        r"(?:bumps|spots|sores) in a (?:little |small |tight )?(?:group|cluster)|"
+        r"(?:cluster|group) of (?:little |small |tiny )?(?:bumps|spots|sores)|"
         r"(?:bubbles?|sacs?|pockets?|bumps?) (?:of|with|full of) (?:fluid|water|liquid)",
         unless=r"\b(?:foot|feet|toes?|heels?|hands?|fingers?|shoes?|boots?)\b",
+    ),
+    _sign(
+        "lump_changes",
+        False,
+        rf"(?:{_LUMP}) {_gap(10, across_clauses=True)}(?:{_GROWING})",
+        late=True,
+    ),
+    _sign(
+        "lump_changes",
+        False,
+        rf"(?:{_LUMP}) {_gap(12, across_clauses=True)}(?:red|hot|warm|tender|sore|angry|leak\w*|"
+        r"weep\w*|oozing|draining)",
+        rf"(?:it|they|its|theyre|which|one|that) (?:\w+ ){{0,3}}(?:{_GROWING})",
+        requires=r"\b(?:weeks?|wks|months?|fortnight)\b",
+        late=True,
+    ),
+    _sign(
+        "spreading_bruise",
+        False,
+        rf"bruis\w* {_gap(10, across_clauses=True)}(?:spread\w*|getting bigger|got bigger|"
+        r"gotten bigger|bigger and bigger|grown|growing|larger|extended|merged|covers?|covering|"
+        r"getting (?:massive|huge|enormous)|"
+        r"from (?:the |my |his |her )?(?:elbow|wrist|shoulder|inner elbow))",
+    ),
+    _sign(
+        "spreading_bruise",
+        False,
+        rf"(?:fingers?|hand|thumb|arm|wrist) {_gap(4)}(?:tingl\w*|numb|pins and needles|asleep|"
+        r"dead)",
+        r"(?:tingl\w*|numb|numbness|pins and needles) (?:in|of) (?:my |her |his )?(?:fingers?|"
+        r"hand|thumb|arm)",
+        requires=r"\b(?:bruis\w*|blood|arm|draw|drawn|taken|prp|vampire)\b",
+    ),
+    _sign(
+        "spreading_bruise",
+        False,
+        rf"(?:marks?|bruis\w*|purple|swelling) {_gap(8, across_clauses=True)}(?:spread\w*|"
+        r"getting bigger|got bigger|bigger and bigger|grown|growing|massive|huge)",
+        requires=r"\b(?:warfarin|apixaban|rivaroxaban|edoxaban|dabigatran|clopidogrel|"
+        r"blood thinners?|anticoagulants?|aspirin)\b",
+    ),
+    _sign(
+        "fainting",
+        True,
+        r"keeled over|(?<!nearly )(?<!almost )(?:passed out|fainted|collapsed?|collapsing|"
+        r"blacked out|"
+        r"lost consciousness|losing consciousness|knocked out|unconscious)",
+        r"(?:hit|bumped|banged|struck|knocked|smacked|whacked) (?:my|her|his|their) head|"
+        r"head injury",
+        r"(?:woke up|came round|came to|come round) on the (?:floor|ground)",
+        r"(?:im|i was|found (?:myself|her|him)|ended up|lying|woke up) on the (?:floor|ground)",
+    ),
+    _sign(
+        "fainting",
+        True,
+        r"(?:seems?|is|im|shes|hes|looks?|now|very|a little|a bit|bit|and) (?:\w+ )?confused|"
+        r"not making (?:any )?sense|making no sense|(?:speaks?|speaking|talking) strangely|"
+        r"slurr\w*|(?:doesnt|dont|didnt) know (?:what day|where|who)",
+        rf"still (?:\w+ ){{0,3}}(?:{_STILL_FAINT})(?: \w+){{0,4}} (?:hours?|evening|tonight)",
+        rf"hours? (?:\w+ ){{0,6}}(?:still|and) (?:\w+ ){{0,6}}(?:{_STILL_FAINT})",
+        r"(?:every time|whenever) (?:i|she|he) (?:stand|get up)",
+        requires=_AFTER_A_FAINT,
+    ),
+    _sign(
+        "fainting",
+        False,
+        r"(?:nearly|almost|about to|going to|gonna) (?:\w+ )?(?:faint|fainted|pass out|"
+        r"passed out|black out|blacked out|collapse|went over|keeled over|fell)",
+        r"(?:went|going|gone) (?:all )?(?:dark|black|fuzzy|grey|gray) and (?:sweaty|clammy|shaky|"
+        r"dizzy)",
+        rf"still (?:\w+ )?(?:{_STILL_FAINT}|shaky)",
+        rf"(?:felt|feel|feeling|came over|come over|went|gone|going) (?:\w+ ){{0,2}}"
+        rf"(?:{_STILL_FAINT})",
+        r"(?:sweaty|clammy|pale) and (?:shaky|sweaty|clammy|pale|dizzy|faint)|"
+        r"(?:shaky|sweaty|clammy) and (?:weak|sick|pale|faint|nauseous|lightheaded|light headed|"
+        r"dizzy|woozy)",
+        r"still (?:feel|feeling|am|im|a bit|quite) (?:\w+ ){0,2}(?:sick|shaky|weak|faint|woozy|"
+        r"dizzy|clammy|off|nauseous|unwell)",
+        rf"(?:{_STILL_FAINT}) still",
+        requires=_AFTER_A_FAINT,
     ),
 )
 
@@ -398,23 +621,29 @@ _CLAUSE_BREAK = re.compile(rf" ,|\b(?:{_BREAKS})\b")
 _RESOLVED = re.compile(
     r"\b(?:went away|gone away|go away|(?:went|gone) down(?! (?:to|into|onto|towards|my|the))|"
     r"settled|subsided|cleared|resolved|"
-    r"healed|disappeared|faded|dried up|stopped|no longer|anymore|passed|better now|fine now|"
+    r"healed|disappeared|faded|dried up|stopped|no longer|anymore|passed(?! out)|better now|"
+    r"fine now|"
     r"calmed(?: down)?|died down|eased off|back to normal|"
-    r"(?:its|has|have|is|are|theyre|theyve) (?:now |completely |totally |all )?gone(?: ,|$))"
+    r"(?:its|has|have|is|are|theyre|theyve) (?:now |completely |totally |all )?gone(?: ,|$)|"
+    r"(?:totally|completely|all) gone|gone now)"
 )
 _LONG_AGO = re.compile(
     r"\b(?:last (?:week|month|year|time|summer|winter|spring|autumn)|"
-    r"(?:\d+|a|one|two|three|four|five|few|couple of|several|many) (?:weeks?|months?|years?) "
+    r"in (?:19|20)\d\d|(?:\d+|a|one|two|three|four|five|few|couple of|several|many) "
+    r"(?:weeks?|wks|months?|mos|years?|yrs) "
     r"ago|years ago|months ago|weeks ago|years back|in the past|previously|used to|"
     r"(?:a while|ages|a long time) ago|"
     r"before (?:the|my|your|this|that) (?:treatment|session|appointment|procedure|injections?)|"
-    r"as a (?:child|kid|teenager)|when i was (?:younger|a kid|a child|little|pregnant))\b"
+    r"once(?= ,|$)|as a (?:child|kid|teenager)|"
+    r"when i was (?:younger|a kid|a child|little|pregnant))\b"
 )
 _CAME_BACK = re.compile(
     r"\b(?:came back|come back|coming back|is back|are back|its back|back again|returned|"
     r"again now|now again|started again)\b"
 )
-_REFERS_BACK = re.compile(r"^(?:and )?(?:it|its|they|theyre|that|this|all)\b")
+_REFERS_BACK = re.compile(
+    r"^(?:and )?(?:it|its|they|theyre|that|this|all|totally|completely|gone|now)\b"
+)
 _LEADING_BREAKS = re.compile(rf"^(?: ,| |\b(?:{_BREAKS})\b)+")
 _IF = r"(?<!as )(?<!normal )(?<!ok )(?<!okay )(?<!fine )\b(?:if|whether)\b"
 _CONDITIONAL = re.compile(rf"{_IF}|\b(?:in case|unless|suppose|supposing)\b")
@@ -434,7 +663,11 @@ _GENERAL = re.compile(
             r"\b(?:side effects?|risks?|chances?|odds|likelihood|complications?|dangers?|"
             r"signs? of|symptoms? of|warning signs?|red flags?|look out for|watch out for|"
             r"watch for|be aware of)\b",
-            r"\b(?!(?:could|might|can|may) (?:it|this|that) be\b)(?:will|would|could|might|may|"
+            r"\b(?!(?:could|might|can|may) (?:it|this|that) be\b)"
+            r"(?!(?:can|could|may|should|shall) (?:i|she|he|we|they) (?:take|use|put|apply|try|"
+            r"ice|wash|drive|go|wear|still|do|cover|treat)\b)"
+            r"(?!(?:would|could|can|do) you (?:recommend|advise|suggest|tell me what)\b)"
+            r"(?:will|would|could|might|may|"
             r"can|does|do|should|shall)(?:nt)? (?:i|you|we|it|this|that|they|people|patients|"
             r"anyone|someone|everyone|my|the|there|one|a|an|\w+ing)\b",
             r"\b(?:can|could|does|do|did|might|may|will|would)(?: \w+){0,3} (?:cause|causes|give|"
@@ -448,11 +681,18 @@ _GENERAL = re.compile(
             r"the chance|side effects)\b",
             r"\b(?:ill|i might|i could|i may|i would|id) "
             r"(?:get|have|develop|end up|be|need|react)\b",
-            r"\b(?:i (?:read|heard|saw|was told)|ive (?:read|heard|seen)|"
-            r"(?:someone|people|they|you|the nurse|the doctor|my doctor|google) (?:said|says|told|"
-            r"say)|apparently|online|my (?:friend|sister|brother|mum|mom|mother|dad|father|cousin|"
-            r"colleague|aunt|partner|husband|wife|boyfriend|girlfriend|daughter|son)|a friend|"
-            r"friends|people|patients|someone|anyone|everyone|others)\b",
+            r"\b(?:i (?:read|heard|saw|was told|understand)|(?:ive|i have) (?:read|heard|seen)|"
+            r"(?:someone|people|they|you|the nurse|the doctor|my doctor|google) (?:said|says|"
+            r"told|say)|(?:she|he) (?:said|told)|apparently|online|"
+            r"my (?:friends?|cousin|colleague|mate|neighbou?r)|a friend|"
+            r"friends|people|patients|someone|anyone|everyone|others|stories|difference between|"
+            r"to avoid|avoid|prevent|to stop)\b",
+            # a relative's past experience, not their state now ("my sister had a blister")
+            r"\bmy (?:late |ex )?(?:sister|brother|mum|mom|mother|dad|father|aunt|uncle|partner|"
+            r"husband|wife|"
+            r"boyfriend|girlfriend|daughter|son|gran|grandma|nan) (?:\w+ )?(?:had|got|did|once|"
+            r"used to|says|said|told|thinks)\b",
+            r"\bwhat (?:does|do|would|should|did) (?:\w+ ){0,3}look like\b",
             r"\b(?:is|are) there\b",
             r"\bi (?:always |usually |often |sometimes |tend to |normally )?get\b|"
             r"\b(?:sometimes|usually|normally|easily|prone to|tend to|history of|suffer from|"
@@ -478,8 +718,9 @@ _CURRENT = re.compile(
     )
 )
 _ONGOING = re.compile(
-    r"^(?:(?:and|but|well|yes|yeah|because) )?(?:it|its|they|theyre|this|that|mine|i|ive|im)\b"
-    r".*\b(?:started|starting|began|begun|been|since|now|still|happening|ago|"
+    r"^(?:(?:and|but|well|yes|yeah|because) )?(?:it|its|they|theyre|this|that|mine|i|ive|im|"
+    r"theres|there are|there is)\b"
+    r".*\b(?:started|starting|began|begun|been|since|now|still|happening|ago|today|new ones|"
     r"for (?:a |an |the |\w+ )?(?:hours?|days?|minutes?))\b"
 )
 _NOT_ONGOING = re.compile(rf"{_LONG_AGO.pattern}|\b(?:months?|years?)\b|\b(?:{_NEGATIONS})\b")
@@ -490,6 +731,10 @@ _GENERAL_AFTER = re.compile(  # "blisters are a side effect?", "X, Y - which of 
     r"\b(?:are|is) (?:these|they|those)(?: \w+){0,2} (?:normal|common|usual|expected|possible|"
     r"side effects?|a side effect|risks?)\b"
 )
+
+
+_HABIT = re.compile(r"i get\b")
+_NOW_AFTER = re.compile(r"\b(?:now|today|this morning|tonight|since|spread\w*|started)\b")
 
 
 def _clause_bounds(sentence: str, position: int) -> tuple[int, int]:
@@ -516,18 +761,28 @@ def _negated(before: str) -> bool:
     return False
 
 
-def _resolved(sentence: str, start: int, end: int) -> bool:
-    """Gone or long ago, in the clause or in the next one referring back to it."""
+def _says_resolved(text: str) -> bool:
+    """A resolution word not denied: "won't go away" and "hasn't faded" say the opposite."""
+    for found in _RESOLVED.finditer(text):
+        before = text[: found.start()].rsplit(" ,", 1)[-1].split()[-2:]
+        if not any(_NEGATION.fullmatch(word) for word in before):
+            return True
+    return False
+
+
+def _resolved(sentence: str, start: int, end: int, late: bool = False) -> bool:
+    """Gone or long ago, in the clause or in the next one referring back to it. For a
+    ``late`` sign (a lump weeks later) "long ago" dates the treatment, not the sign."""
     if _CAME_BACK.search(sentence):
         return False
     clause = sentence[start:end]
-    if _RESOLVED.search(clause) or _LONG_AGO.search(clause):
+    if _says_resolved(clause) or (not late and _LONG_AGO.search(clause)):
         return True
     following = _LEADING_BREAKS.sub("", sentence[end:])
     next_clause = following[: _clause_bounds(following, 0)[1]]
     if not _REFERS_BACK.search(next_clause):
         return False
-    return bool(_RESOLVED.search(next_clause) or _LONG_AGO.search(next_clause))
+    return bool(_says_resolved(next_clause) or (not late and _LONG_AGO.search(next_clause)))
 
 
 def _current_cues(text: str) -> Iterator[int]:
@@ -540,23 +795,36 @@ def _current_cues(text: str) -> Iterator[int]:
         yield cue.start()
 
 
-def _about_own_state(sentence: str, start: int, end: int, match: re.Match[str]) -> bool:
-    """Whether the last cue before the match says current state rather than general question."""
+def _about_own_state(
+    sentence: str, start: int, end: int, match: re.Match[str], require_cue: bool = False
+) -> bool:
+    """Whether the last cue before the match says current state rather than general question
+    (with ``require_cue``, a message with no cue at all does not count)."""
     text = sentence[start:end]
     cutoff = match.start() - start
     general = [cue.start() for cue in _GENERAL.finditer(text) if cue.start() <= cutoff]
     current = [position for position in _current_cues(text) if position <= cutoff]
-    if current and (not general or max(current) > max(general)):
+    if current and (not general or max(current) >= max(general)):
         return True
     if general:
-        return False
-    return not _GENERAL_AFTER.search(sentence[match.end() :])
+        # "i get small blisters near my mouth, now spread to my chin": a habit cue, then now
+        last = text[max(general) :]
+        return bool(_HABIT.match(last) and _NOW_AFTER.search(sentence[match.end() :]))
+    return not require_cue and not _GENERAL_AFTER.search(sentence[match.end() :])
+
+
+_BUT = re.compile(r"\b(?:but|however|although|though)\b")
+
+
+def _after_last_but(sentence: str, position: int) -> int:
+    starts = [found.end() for found in _BUT.finditer(sentence, 0, position)]
+    return starts[-1] if starts else 0
 
 
 def _ongoing(follow_up: str) -> bool:
     """ "Is X normal? It started an hour ago": the next sentence says it is happening now."""
     return bool(_ONGOING.search(follow_up)) and not (
-        _NOT_ONGOING.search(follow_up) or _RESOLVED.search(follow_up)
+        _NOT_ONGOING.search(follow_up) or _says_resolved(follow_up)
     )
 
 
@@ -564,17 +832,31 @@ def _counts(sign: Sign, sentence: str, match: re.Match[str], follow_up: str) -> 
     start, end = _clause_bounds(sentence, match.start())
     if sign.unless and sign.unless.search(sentence[start:end]):
         return False
-    if _negated(sentence[start : match.start()]) or _resolved(sentence, start, end):
+    if _negated(sentence[start : match.start()]) or _resolved(sentence, start, end, sign.late):
         return False
-    scope_start = start if sign.emergency else 0
+    # Cues are read in the clause for emergency signs, else in the sentence after its last
+    # "but" ("I do bruise easily, but the bruise has spread": the habit is not the question).
+    scope_start = start if sign.emergency else _after_last_but(sentence, match.start())
     return _about_own_state(sentence, scope_start, end, match) or _ongoing(follow_up)
 
 
 def _flags(parts: list[str], index: int) -> Iterator[tuple[tuple[int, int], RedFlag]]:
     sentence = parts[index]
     follow_up = parts[index + 1] if index + 1 < len(parts) else ""
+    message = " . ".join(parts)
     for sign in SIGNS:
-        for match in sign.pattern.finditer(sentence):
+        if sign.requires and not sign.requires.search(message):
+            continue
+        for match in _every_match(sign.pattern, sentence):
             if _counts(sign, sentence, match, follow_up):
                 flag = RedFlag(sign.sign, sign.emergency, match.group())
                 yield (index, match.start()), flag
+
+
+def _every_match(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """Matches starting at every position, overlapping: in "I do bruise easily, but the
+    bruise has spread" the second "bruise" is checked too, not only the first."""
+    position = 0
+    while (found := pattern.search(text, position)) is not None:
+        yield found
+        position = found.start() + 1

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time, timedelta
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clinic.knowledge import Knowledge, get_knowledge
 from clinic.paths import SETTINGS_FILE_NAME, knowledge_dir
@@ -57,6 +58,29 @@ class ClinicSettings:
     currency: str
     opening_hours: dict[str, OpeningHours | None]  # weekday -> hours, None when closed
     prices: dict[str, Price]
+    time_zone: ZoneInfo  # the opening hours are in this zone
+    non_emergency_line: str  # e.g. NHS 111: medical advice when the clinic is closed
+    non_emergency_name: str
+    out_of_hours_phone: str | None  # the clinic's own out-of-hours number, if it has one
+
+    def is_open(self, at: datetime) -> bool:
+        """Whether the clinic is open at ``at`` (an aware datetime, any zone)."""
+        local = at.astimezone(self.time_zone)
+        hours = self.opening_hours[WEEKDAYS[local.weekday()]]
+        return hours is not None and hours.opens <= local.time() < hours.closes
+
+    def next_opening(self, at: datetime) -> datetime | None:
+        """When the clinic next opens after ``at``, in its own zone; None if never open."""
+        local = at.astimezone(self.time_zone)
+        for days_ahead in range(8):
+            day = local.date() + timedelta(days=days_ahead)
+            hours = self.opening_hours[WEEKDAYS[day.weekday()]]
+            if hours is None:
+                continue
+            opens = datetime.combine(day, hours.opens, tzinfo=self.time_zone)
+            if opens > local:
+                return opens
+        return None
 
     def format_money(self, amount: float) -> str:
         value = f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}"
@@ -85,7 +109,8 @@ def parse_settings(path: Path, knowledge: Knowledge) -> ClinicSettings:
     root.reject_unknown(
         {
             "version", "example", "name", "address", "phone", "email", "booking_url",
-            "emergency_number", "currency", "opening_hours", "prices",
+            "emergency_number", "currency", "opening_hours", "prices", "time_zone",
+            "out_of_hours",
         }
     )  # fmt: skip
     if root.child("version").value != 1:
@@ -112,6 +137,21 @@ def parse_settings(path: Path, knowledge: Knowledge) -> ClinicSettings:
     if not booking_url.startswith(("https://", "http://")):
         raise booking_node.error("must be a web address starting with https://")
 
+    zone_node = root.child("time_zone")
+    try:
+        time_zone = ZoneInfo(zone_node.text())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise zone_node.error(
+            "unknown time zone (use an IANA name such as Europe/London)"
+        ) from None
+
+    after_hours = root.child("out_of_hours")
+    after_hours.reject_unknown({"non_emergency_line", "non_emergency_name", "clinic_phone"})
+    clinic_phone_node = after_hours.child("clinic_phone", required=False)
+    out_of_hours_phone = None
+    if clinic_phone_node is not None and clinic_phone_node.value not in (None, ""):
+        out_of_hours_phone = clinic_phone_node.text()
+
     example_node = root.child("example", required=False)
     return ClinicSettings(
         name=root.child("name").text(),
@@ -124,6 +164,10 @@ def parse_settings(path: Path, knowledge: Knowledge) -> ClinicSettings:
         currency=root.child("currency").text(),
         opening_hours=opening_hours,
         prices=prices,
+        time_zone=time_zone,
+        non_emergency_line=after_hours.child("non_emergency_line").text(),
+        non_emergency_name=after_hours.child("non_emergency_name").text(),
+        out_of_hours_phone=out_of_hours_phone,
     )
 
 

@@ -276,6 +276,18 @@ def ticket_html(ticket: Ticket, csrf: str) -> str:
         for status, label in STATUS_ACTIONS.items()
         if status != ticket.status
     )
+    count = len(ticket.messages)
+    history = f"{count} message{'' if count == 1 else 's'}"
+    if ticket.updated_at != ticket.created_at:
+        # Follow-ups are appended to the episode's ticket: show that it moved since.
+        history += f" · updated {ticket.updated_at:%Y-%m-%d %H:%M} UTC"
+    caught = ""
+    if ticket.triage_layer and ticket.triage_layer != "rules":
+        # Only the rules name a sign; the other layers flag wording nobody has checked yet.
+        caught = (
+            f"<dt>Caught by</dt><dd>{esc(ticket.triage_layer)} — no sign named, "
+            "check with the patient</dd>"
+        )
     return (
         f'<article id="ticket-{ticket.id}" class="ticket {esc(ticket.urgency)}">'
         f'<h3>#{ticket.id} <span class="badge">{esc(ticket.urgency)}</span> '
@@ -284,6 +296,7 @@ def ticket_html(ticket: Ticket, csrf: str) -> str:
         f"<dt>Contact</dt><dd>{' · '.join(contact) or 'none given'}</dd>"
         f"<dt>Received</dt><dd>{ticket.created_at:%Y-%m-%d %H:%M} UTC "
         f"via {esc(ticket.channel)}</dd>"
+        f"<dt>Messages</dt><dd>{esc(history)}</dd>{caught}"
         f"<dt>Status</dt><dd>{esc(ticket.status)}</dd></dl>"
         f"<p>What the patient wrote:</p><ol>{messages or '<li>(no messages)</li>'}</ol>"
         f'<form method="post" action="/staff/tickets/{ticket.id}/status">{csrf}{buttons}</form>'

@@ -12,6 +12,14 @@ Contact details and patient messages are personal data: they are never logged (l
 ticket ids only), never part of a ticket's ``repr`` and hidden from SQLAlchemy's error
 messages and SQL echo (``hide_parameters``).
 
+Urgent complication tickets are kept to one per conversation episode: ``open_episode``
+finds the sender's ticket still being handled, ``append_messages`` adds the follow-ups to it,
+and ``count_created_since`` lets the caller cap new urgent tickets per sender. Senders are
+stored as SHA-256 hashes only (on SMS and WhatsApp the sender id is the phone number).
+
+Databases made by the previous version (no ``sender`` / ``triage_layer`` columns) are
+upgraded in place on first use: the columns are added, nullable, so old rows stay valid.
+
 ``python -m clinic.frontdesk list`` prints the open tickets, most urgent first.
 """
 
@@ -20,15 +28,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from clinic.paths import PROJECT_ROOT
@@ -40,11 +51,14 @@ URL_ENV = "CLINIC_TICKETS_URL"
 DB_PATH_ENV = "CLINIC_TICKETS_DB"
 SCHEMA_ENV = "CLINIC_TICKETS_SCHEMA"
 DEFAULT_DB_PATH = "build/tickets.db"
+SQLITE_BUSY_SECONDS = 15
 
 CATEGORIES = ("complication", "booking", "callback", "question")
 # Most urgent first: the inbox and the CLI sort by this order.
 URGENCIES = ("urgent", "soon", "routine")
 STATUSES = ("open", "contacted", "closed")
+# A ticket still being handled: follow-up messages join it instead of opening another.
+ACTIVE_STATUSES = ("open", "contacted")
 
 _metadata = sa.MetaData()
 tickets_table = sa.Table(
@@ -66,11 +80,21 @@ tickets_table = sa.Table(
     sa.Column("contact_phone", sa.Text),
     sa.Column("contact_email", sa.Text),
     sa.Column("messages", sa.JSON, nullable=False),
+    # Added after the first release, so nullable: rows from before have neither. Listed in
+    # ADDED_COLUMNS, which _ensure_table adds to an existing table that lacks them.
+    # SHA-256 of the Rasa sender id (a phone number on SMS): finds the sender's episode.
+    sa.Column("sender", sa.String(64)),
+    # Which triage layer caught the complication ("rules", "classifier", "symptom_screen").
+    # No CHECK constraint: a new layer name must never make an urgent ticket fail to store.
+    sa.Column("triage_layer", sa.String(32)),
     sa.CheckConstraint(f"category IN {CATEGORIES!r}", name="clinic_tickets_category"),
     sa.CheckConstraint(f"urgency IN {URGENCIES!r}", name="clinic_tickets_urgency"),
     sa.CheckConstraint(f"status IN {STATUSES!r}", name="clinic_tickets_status"),
     sa.Index("clinic_tickets_status_idx", "status"),
+    sa.Index("clinic_tickets_sender_idx", "sender"),
 )
+ADDED_COLUMNS = ("sender", "triage_layer")
+ADDED_INDEXES = ("clinic_tickets_sender_idx",)
 
 _URGENCY_RANK = sa.case(
     {urgency: rank for rank, urgency in enumerate(URGENCIES)}, value=tickets_table.c.urgency
@@ -92,6 +116,9 @@ class Ticket:
     contact_phone: str | None = field(repr=False)
     contact_email: str | None = field(repr=False)
     messages: tuple[str, ...] = field(repr=False)
+    # Defaults: tickets from before these columns existed have neither.
+    sender: str | None = field(default=None, repr=False)  # SHA-256 of the sender id
+    triage_layer: str | None = None
 
 
 class TicketNotFoundError(LookupError):
@@ -114,6 +141,19 @@ def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def _hash_sender(sender_id: str) -> str:
+    if not sender_id:
+        raise ValueError("a sender id is required")
+    return hashlib.sha256(sender_id.encode("utf-8")).hexdigest()
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    # Columns hold naive UTC (see created_at); callers may pass aware datetimes in any zone.
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def _optional_text(value: str | None) -> str | None:
     value = (value or "").strip()
     return value or None
@@ -133,7 +173,24 @@ def _to_ticket(row: Any) -> Ticket:
         contact_phone=row.contact_phone,
         contact_email=row.contact_email,
         messages=tuple(row.messages or ()),
+        sender=row.sender,
+        triage_layer=row.triage_layer,
     )
+
+
+def _set_wal(dbapi_connection: Any) -> None:
+    # Switching a file that is not in WAL mode yet (new, or made without it) needs an
+    # exclusive lock, and SQLite does not wait for that one: processes opening the file
+    # at the same moment would fail at once with "database is locked". So wait here.
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def database_url(environ: dict[str, str] | None = None) -> str:
@@ -186,7 +243,7 @@ class TicketStore:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             # The action server and the staff page are separate processes sharing the file:
             # wait for a writer's lock instead of failing at once.
-            options["connect_args"] = {"timeout": 15}
+            options["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
         else:
             options["pool_pre_ping"] = True  # survive a database restart between requests
         engine = sa.create_engine(url, **options)
@@ -195,7 +252,7 @@ class TicketStore:
             @sa.event.listens_for(engine, "connect")
             def _wal(dbapi_connection: Any, _record: Any) -> None:
                 # WAL lets the inbox read while the action server writes.
-                dbapi_connection.execute("PRAGMA journal_mode=WAL")
+                _set_wal(dbapi_connection)
 
         if schema:
             engine = engine.execution_options(schema_translate_map={None: schema})
@@ -208,17 +265,56 @@ class TicketStore:
             if self._ready:
                 return
             try:
-                with self._engine.begin() as connection:
+                # Under the write lock on SQLite: two processes upgrading an old table at
+                # once must not both see a column missing (PostgreSQL's ALTER TABLE waits
+                # for the other transaction by itself, then fails into the check below).
+                with self._write_transaction() as connection:
                     if self.schema:
                         # SQLAlchemy 1.4's CreateSchema has no IF NOT EXISTS.
                         quoted = connection.dialect.identifier_preparer.quote(self.schema)
                         connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
                     _metadata.create_all(connection)
+                    self._upgrade(connection)
             except DBAPIError:
-                # Another process created it at the same moment; fine if it now exists.
-                if not sa.inspect(self._engine).has_table(tickets_table.name, schema=self.schema):
+                # Another process created or upgraded it at the same moment; fine if it is
+                # now complete.
+                if self._missing_parts(sa.inspect(self._engine)):
                     raise
             self._ready = True
+
+    def _missing_parts(self, inspector: Any) -> list[str]:
+        """Columns and indexes of this version that the existing table lacks."""
+        if not inspector.has_table(tickets_table.name, schema=self.schema):
+            return [tickets_table.name]
+        columns = {c["name"] for c in inspector.get_columns(tickets_table.name, self.schema)}
+        indexes = {i["name"] for i in inspector.get_indexes(tickets_table.name, self.schema)}
+        return [name for name in ADDED_COLUMNS if name not in columns] + [
+            name for name in ADDED_INDEXES if name not in indexes
+        ]
+
+    def _upgrade(self, connection: Connection) -> None:
+        """Adds the columns and indexes a table from an earlier version lacks.
+
+        ``create_all`` skips an existing table entirely, so a database from before these
+        columns would otherwise fail every query that names them.
+        """
+        missing = self._missing_parts(sa.inspect(connection))
+        preparer = connection.dialect.identifier_preparer
+        table = preparer.quote(tickets_table.name)
+        if self.schema:
+            # Raw DDL: schema_translate_map only applies to compiled constructs.
+            table = f"{preparer.quote_schema(self.schema)}.{table}"
+        for name in ADDED_COLUMNS:
+            if name in missing:
+                column = tickets_table.c[name]
+                kind = column.type.compile(dialect=connection.dialect)
+                logger.info("adding column %s to %s", name, tickets_table.name)
+                connection.execute(
+                    sa.text(f"ALTER TABLE {table} ADD COLUMN {preparer.quote(name)} {kind}")
+                )
+        for index in tickets_table.indexes:
+            if index.name in missing:
+                index.create(connection, checkfirst=True)
 
     def create(
         self,
@@ -232,12 +328,15 @@ class TicketStore:
         phone: str | None = None,
         email: str | None = None,
         messages: Sequence[str] = (),
+        sender_id: str | None = None,
+        triage_layer: str | None = None,
     ) -> Ticket:
         """A new open ticket; the existing one when ``idempotency_key`` was used before.
 
         Build the key from the conversation and the event that triggered the ticket (e.g.
         ``f"{tracker.sender_id}:{tracker.latest_message['message_id']}"``), so a retried
-        action finds its first ticket instead of creating a second.
+        action finds its first ticket instead of creating a second. ``sender_id`` (stored
+        hashed) is what ``open_episode`` and ``count_created_since`` look tickets up by.
         """
         key = _hash_key(idempotency_key)
         now = _now()
@@ -254,6 +353,9 @@ class TicketStore:
             "contact_phone": _optional_text(phone),
             "contact_email": _optional_text(email),
             "messages": [str(message) for message in messages],
+            "sender": None if sender_id is None else _hash_sender(sender_id),
+            # Truncated, not refused: the label must never cost the patient their ticket.
+            "triage_layer": (_optional_text(triage_layer) or "")[:32] or None,
         }
         self._ensure_table()
         try:
@@ -311,22 +413,129 @@ class TicketStore:
         """Open tickets, urgent > soon > routine, then oldest first."""
         return self.list_tickets(("open",))
 
+    def open_episode(
+        self,
+        sender_id: str,
+        *,
+        category: str = "complication",
+        within: timedelta = timedelta(hours=24),
+        now: datetime | None = None,
+    ) -> Ticket | None:
+        """The sender's newest open or contacted ticket of ``category`` updated within
+        ``within`` of ``now`` (default: the current time), else None.
+
+        A follow-up message in the same conversation belongs on that ticket, not on a new
+        urgent one.
+        """
+        _choice("category", category, CATEGORIES)
+        cutoff = _naive_utc(now or datetime.now(timezone.utc)) - within
+        self._ensure_table()
+        query = (
+            sa.select(tickets_table)
+            .where(
+                tickets_table.c.sender == _hash_sender(sender_id),
+                tickets_table.c.category == category,
+                tickets_table.c.status.in_(ACTIVE_STATUSES),
+                tickets_table.c.updated_at >= cutoff,
+            )
+            .order_by(tickets_table.c.created_at.desc(), tickets_table.c.id.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        return _to_ticket(row) if row else None
+
+    def append_messages(
+        self, ticket_id: int, messages: Sequence[str], *, phone: str | None = None
+    ) -> Ticket:
+        """Adds ``messages`` after the ticket's own and, when given, sets its phone number
+        (``None`` never erases one). Raises ``TicketNotFoundError`` for an unknown id."""
+        added = [str(message) for message in messages]
+        phone = _optional_text(phone)
+        self._ensure_table()
+        # Read-modify-write of a JSON list: the row stays locked from the read to the
+        # commit, so concurrent appends (two processes) wait instead of losing messages.
+        with self._write_transaction() as connection:
+            row = connection.execute(
+                sa.select(tickets_table.c.messages)
+                .where(tickets_table.c.id == ticket_id)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise TicketNotFoundError(f"no ticket {ticket_id}")
+            values: dict[str, Any] = {
+                "messages": [*(row.messages or ()), *added],
+                "updated_at": _now(),
+            }
+            if phone is not None:
+                values["contact_phone"] = phone
+            connection.execute(
+                tickets_table.update().where(tickets_table.c.id == ticket_id).values(**values)
+            )
+        logger.info("ticket %s: %d message(s) added", ticket_id, len(added))
+        ticket = self.get(ticket_id)
+        assert ticket is not None
+        return ticket
+
+    def set_contact_phone(self, ticket_id: int, phone: str) -> Ticket:
+        """Sets the ticket's phone number (e.g. a call-back number given after the advice);
+        raises ``TicketNotFoundError`` for an unknown id."""
+        number = _optional_text(phone)
+        if number is None:
+            raise ValueError("a phone number is required")
+        ticket = self._update(ticket_id, contact_phone=number)
+        logger.info("ticket %s contact phone set", ticket_id)
+        return ticket
+
+    def count_created_since(self, sender_id: str, *, urgency: str, since: datetime) -> int:
+        """How many of the sender's tickets of ``urgency`` were created at or after ``since``
+        (aware, or naive UTC), e.g. to cap the urgent tickets one sender can raise."""
+        _choice("urgency", urgency, URGENCIES)
+        self._ensure_table()
+        query = (
+            sa.select(sa.func.count())
+            .select_from(tickets_table)
+            .where(
+                tickets_table.c.sender == _hash_sender(sender_id),
+                tickets_table.c.urgency == urgency,
+                tickets_table.c.created_at >= _naive_utc(since),
+            )
+        )
+        with self._engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
     def set_status(self, ticket_id: int, status: str) -> Ticket:
         """Changes a ticket's status; raises ``TicketNotFoundError`` for an unknown id."""
         _choice("status", status, STATUSES)
+        ticket = self._update(ticket_id, status=status)
+        logger.info("ticket %s status set to %s", ticket_id, status)
+        return ticket
+
+    def _update(self, ticket_id: int, **values: Any) -> Ticket:
         self._ensure_table()
         with self._engine.begin() as connection:
             result = connection.execute(
                 tickets_table.update()
                 .where(tickets_table.c.id == ticket_id)
-                .values(status=status, updated_at=_now())
+                .values(**values, updated_at=_now())
             )
         if result.rowcount == 0:
             raise TicketNotFoundError(f"no ticket {ticket_id}")
-        logger.info("ticket %s status set to %s", ticket_id, status)
         ticket = self.get(ticket_id)
         assert ticket is not None
         return ticket
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[Connection]:
+        """A transaction that holds the write lock from its first statement on."""
+        with self._engine.begin() as connection:
+            if connection.dialect.name == "sqlite":
+                # pysqlite only begins a transaction at the first write, so a read before it
+                # could be stale by the time of the write; SQLite has no row locks (FOR UPDATE
+                # renders nothing), so take the database's write lock up front. Other writers
+                # wait for it (the connection's busy timeout).
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield connection
 
     def close(self) -> None:
         """Closes the database connections (the store reconnects if used again)."""

@@ -12,6 +12,8 @@ EMPTY_SLOTS: dict[str, Any] = {
     "topic": None,
     "pending_topic": None,
     "booking_kind": None,
+    "callback_ticket": None,
+    "callback_phone": None,
 }
 
 
@@ -26,9 +28,11 @@ def make_tracker(
     sender_id: str = "patient",
     message_id: str | None = "m1",
     active_loop: dict[str, Any] | None = None,
+    triage: dict[str, Any] | None = None,
 ) -> Tracker:
     """A tracker whose latest message has ``intent`` (and ``entities`` as (name, value)
-    pairs), with ``slots`` over the empty ones and ``events`` as the history."""
+    pairs), with ``slots`` over the empty ones and ``events`` as the history; ``triage`` is
+    what the NLU's complication check attached to the message."""
     latest_message: dict[str, Any] = {
         "text": text,
         "intent": {"name": intent, "confidence": confidence},
@@ -37,6 +41,8 @@ def make_tracker(
     }
     if message_id is not None:
         latest_message["message_id"] = message_id
+    if triage is not None:
+        latest_message["triage"] = triage
     return Tracker(
         sender_id=sender_id,
         slots={**EMPTY_SLOTS, **(slots or {})},

@@ -13,7 +13,6 @@ from actions.booking_actions import (
     ActionStopBooking,
     ActionSubmitBooking,
     ValidateBookingForm,
-    valid_contact,
 )
 from actions.fallback_actions import previous_turn_was_fallback
 from clinic import frontdesk
@@ -31,16 +30,6 @@ def tracker(
     return make_tracker(
         intent, entities, slots, events=events, active_loop={"name": "booking_form"}
     )
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [("07700 900123", "07700900123"), ("+44 (0)7700-900123", "+4407700900123"),
-     ("Sam@Example.com", "sam@example.com"), ("call me maybe", None), ("123", None),
-     ("1" * 16, None), ("sam@", None), ("", None)],
-)  # fmt: skip
-def test_valid_contact(text: str, expected) -> None:
-    assert valid_contact(text) == expected
 
 
 @pytest.mark.parametrize(

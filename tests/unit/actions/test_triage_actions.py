@@ -1,49 +1,31 @@
-"""The complication check in the NLU pipeline and the urgent action, with real objects:
-rasa Messages, rasa_sdk's CollectingDispatcher and Tracker, and a SQLite ticket store."""
+"""The urgent reply, the episode's ticket and the call-back, with real objects: rasa_sdk's
+CollectingDispatcher and Tracker (from the shared factory) and a SQLite ticket store; the
+clock is fixed through $CLINIC_FIXED_NOW, as the end-to-end tests do."""
 
 from __future__ import annotations
 
 import pytest
-from rasa.shared.nlu.training_data.message import Message
-from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
 
-from actions.triage_actions import ActionHandleComplication
+from actions.triage_actions import (
+    CALLBACK_PHONE_SLOT,
+    CALLBACK_TICKET_SLOT,
+    URGENT_PER_SENDER_PER_HOUR_ENV,
+    ActionAnswerYesOrNo,
+    ActionHandleComplication,
+    ActionTakeCallbackPhone,
+)
 from clinic import frontdesk
+from clinic.clock import FIXED_NOW_ENV
 from clinic.frontdesk import store as tickets
 from clinic.settings import get_settings
-from clinic_nlu.red_flag_check import REPORT_COMPLICATION, RedFlagCheck
+from tests.support.replies import run_action, text_of
 from tests.support.trackers import make_tracker, user_event
 
-
-def _message(
-    text: str, intent: str, confidence: float, ranking: list[tuple[str, float]]
-) -> Message:
-    message = Message(data={"text": text})
-    message.set("intent", {"name": intent, "confidence": confidence})
-    message.set("intent_ranking", [{"name": n, "confidence": c} for n, c in ranking])
-    return message
-
-
-@pytest.mark.parametrize(
-    "text, predicted, expected",
-    [
-        ("my lips are swelling after prp", "ask_side_effects", REPORT_COMPLICATION),
-        ("there is pus and I have a fever", "ask_recovery_time", REPORT_COMPLICATION),
-        ("is redness normal after microneedling?", REPORT_COMPLICATION, "ask_side_effects"),
-        ("will I bruise after PRP?", "ask_side_effects", "ask_side_effects"),
-    ],
-)
-def test_the_red_flag_rules_decide_report_complication(text, predicted, expected) -> None:
-    ranking = [
-        (predicted, 0.6),
-        ("ask_side_effects" if predicted != "ask_side_effects" else "ask_pain", 0.3),
-    ]
-    message = _message(text, predicted, 0.6, ranking)
-    RedFlagCheck().process([message])
-    assert message.get("intent")["name"] == expected
-    names = [r["name"] for r in message.get("intent_ranking")]
-    assert names.count(REPORT_COMPLICATION) == (1 if expected == REPORT_COMPLICATION else 0)
+TUESDAY_NOON = "2026-12-01T12:00:00+00:00"
+TUESDAY_NIGHT = "2026-12-01T21:22:00+00:00"  # the example clinic closed at 18:00
+FEVER = {"layer": "rules", "sign": "fever", "emergency": False, "evidence": "fever"}
+BREATHING = {"layer": "rules", "sign": "allergic_reaction", "emergency": True, "evidence": "x"}
+UNSURE = {"layer": "classifier", "sign": None, "emergency": False, "evidence": "score 0.9"}
 
 
 @pytest.fixture()
@@ -51,63 +33,180 @@ def store(tmp_path, monkeypatch):
     monkeypatch.setenv(tickets.DB_PATH_ENV, str(tmp_path / "tickets.db"))
     monkeypatch.delenv(tickets.URL_ENV, raising=False)
     monkeypatch.delenv("CLINIC_NOTIFY_URL", raising=False)
+    monkeypatch.setenv(FIXED_NOW_ENV, TUESDAY_NOON)
     frontdesk.get_store.cache_clear()
     yield tickets.TicketStore.from_env()
     frontdesk.get_store.cache_clear()
 
 
-def _tracker(text: str, channel: str = "rest", sender: str = "patient-1") -> Tracker:
+def _tracker(
+    text: str,
+    triage: dict | None = FEVER,
+    channel: str = "rest",
+    sender: str = "patient-1",
+    message_id: str = "m-2",
+):
     return make_tracker(
-        REPORT_COMPLICATION,
+        "report_complication",
         slots={"treatments": ["prp"], "topic": "overview"},
         text=text,
         confidence=1.0,
         events=[user_event("tell me about prp", 1.0, channel), user_event(text, 2.0, channel)],
         sender_id=sender,
-        message_id="m-2",
+        message_id=message_id,
+        triage=triage,
     )
 
 
 @pytest.mark.parametrize(
-    "text, emergency",
+    "text, triage, first_words",
     [
-        ("my throat feels tight and I can't breathe", True),
-        ("the redness is spreading and hot", False),
+        ("my throat feels tight and I can't breathe", BREATHING, "Please call 999 now"),
+        ("I have a fever since the PRP", FEVER, "Please call the clinic now"),
+        ("it just feels wrong since the PRP", UNSURE, "This may need checking now"),
     ],
 )
-def test_urgent_reply_and_ticket(store, text: str, emergency: bool) -> None:
-    settings = get_settings()
-    dispatcher = CollectingDispatcher()
-    ActionHandleComplication().run(dispatcher, _tracker(text), {})
-    (message,) = dispatcher.messages
-    reply = message["custom"]["reply"]
-    assert (reply["type"], reply["emergency"]) == ("urgent", emergency)
-    assert (settings.emergency_number if emergency else settings.phone) in message["text"]
+def test_urgent_reply_ticket_and_callback_question(store, text, triage, first_words) -> None:
+    messages, reply, slots = run_action(ActionHandleComplication(), _tracker(text, triage))
+    assert messages[0]["text"].startswith(first_words)
+    assert "phone number" in messages[-1]["text"] and len(messages) == 2
+    assert (reply["type"], reply["layer"], reply["emergency"], reply["callback"]) == (
+        "urgent", triage["layer"], triage["emergency"], True,
+    )  # fmt: skip
     (ticket,) = store.list_open()
     assert (ticket.id, ticket.category, ticket.urgency, ticket.treatment) == (
         reply["ticket"], "complication", "urgent", "prp",
     )  # fmt: skip
-    assert ticket.messages[-1] == text
+    assert ticket.triage_layer == triage["layer"] and ticket.messages[-1] == text
+    assert slots == {CALLBACK_TICKET_SLOT: ticket.id}
+
+
+def test_report_button_without_a_description_asks_and_opens_no_ticket(store) -> None:
+    messages, reply, slots = run_action(
+        ActionHandleComplication(), _tracker("/report_complication", triage=None)
+    )
+    assert "tell me here what you are noticing" in text_of(messages)
+    assert (reply["type"], reply["ticket"], len(messages)) == ("urgent", None, 1)
+    assert store.list_open() == [] and slots == {}
+
+
+def test_out_of_hours_the_reply_says_closed_and_gives_the_out_of_hours_line(
+    store, monkeypatch
+) -> None:
+    monkeypatch.setenv(FIXED_NOW_ENV, TUESDAY_NIGHT)
+    settings = get_settings()
+    messages, reply, _ = run_action(ActionHandleComplication(), _tracker("I have a fever"))
+    assert messages[0]["text"].startswith("The clinic is closed now (it opens tomorrow at 09:00)")
+    assert settings.non_emergency_line in messages[0]["text"]
+    assert "when it opens" in messages[1]["text"] and reply["clinic_open"] is False
+
+
+def test_one_ticket_per_episode_follow_ups_are_appended(store) -> None:
+    texts = ["I have a fever", "now it's 39.1", "and there's pus"]
+    ids = set()
+    for number, text in enumerate(texts):
+        _, reply, _ = run_action(
+            ActionHandleComplication(), _tracker(text, message_id=f"m-{number}")
+        )
+        ids.add(reply["ticket"])
+    (ticket,) = store.list_open()
+    assert ids == {ticket.id} and list(ticket.messages[-3:]) == texts
+
+
+def test_another_sender_gets_their_own_ticket(store) -> None:
+    run_action(ActionHandleComplication(), _tracker("I have a fever", sender="a"))
+    run_action(ActionHandleComplication(), _tracker("I have a fever", sender="b"))
+    assert len(store.list_open()) == 2
+
+
+def test_a_sender_over_the_hourly_limit_is_filed_as_soon_not_urgent(store, monkeypatch) -> None:
+    monkeypatch.setenv(URGENT_PER_SENDER_PER_HOUR_ENV, "2")
+    urgencies = []
+    for number in range(3):
+        _, reply, _ = run_action(
+            ActionHandleComplication(), _tracker("I have a fever", message_id=f"m-{number}")
+        )
+        ticket = store.get(reply["ticket"])
+        urgencies.append(ticket.urgency)
+        store.set_status(ticket.id, "closed")  # the desk closes it: the next is a new episode
+    assert urgencies == ["urgent", "urgent", "soon"]
+    assert reply["emergency"] is False and reply["type"] == "urgent"  # the advice still goes
+
+
+def test_sms_tickets_carry_the_phone_number_and_ask_for_none(store) -> None:
+    tracker = _tracker("I have a fever", channel="twilio", sender="+447700900123")
+    messages, reply, slots = run_action(ActionHandleComplication(), tracker)
+    (ticket,) = store.list_open()
+    assert (ticket.channel, ticket.contact_phone) == ("twilio", "+447700900123")
+    assert len(messages) == 1 and reply["callback"] is False and slots == {}
 
 
 def test_a_retried_action_creates_no_second_ticket(store) -> None:
     for _ in range(2):
-        ActionHandleComplication().run(CollectingDispatcher(), _tracker("I have a fever"), {})
-    assert len(store.list_open()) == 1
-
-
-def test_sms_tickets_carry_the_phone_number(store) -> None:
-    tracker = _tracker("I have a fever", channel="twilio", sender="+447700900123")
-    ActionHandleComplication().run(CollectingDispatcher(), tracker, {})
+        run_action(ActionHandleComplication(), _tracker("I have a fever", message_id="same"))
     (ticket,) = store.list_open()
-    assert (ticket.channel, ticket.contact_phone) == ("twilio", "+447700900123")
+    assert list(ticket.messages) == ["tell me about prp", "I have a fever"]
 
 
 def test_the_advice_goes_out_even_if_the_ticket_cannot_be_stored(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(tickets.URL_ENV, "postgresql://nobody@127.0.0.1:1/none")
     frontdesk.get_store.cache_clear()
-    dispatcher = CollectingDispatcher()
-    ActionHandleComplication().run(dispatcher, _tracker("my vision went blurry"), {})
-    reply = dispatcher.messages[0]["custom"]["reply"]
-    assert (reply["type"], reply["ticket"]) == ("urgent", None)
+    messages, reply, slots = run_action(
+        ActionHandleComplication(), _tracker("my vision went blurry", BREATHING)
+    )
+    assert (reply["type"], reply["ticket"], len(messages), slots) == ("urgent", None, 1, {})
     frontdesk.get_store.cache_clear()
+
+
+def _after_advice(intent: str, text: str, slots: dict):
+    return make_tracker(intent, text=text, slots=slots, sender_id="patient-1")
+
+
+def test_callback_number_then_consent_puts_it_on_the_ticket(store) -> None:
+    _, reply, _ = run_action(ActionHandleComplication(), _tracker("I have a fever"))
+    ticket_id = reply["ticket"]
+    _, asked, slots = run_action(
+        ActionTakeCallbackPhone(),
+        _after_advice("give_phone", "my number is 07700 900123", {CALLBACK_TICKET_SLOT: ticket_id}),
+    )
+    assert asked["step"] == "callback_consent" and slots == {CALLBACK_PHONE_SLOT: "07700900123"}
+    assert store.get(ticket_id).contact_phone is None  # nothing stored before consent
+    messages, done, slots = run_action(
+        ActionAnswerYesOrNo(),
+        _after_advice(
+            "affirm", "yes", {CALLBACK_TICKET_SLOT: ticket_id, CALLBACK_PHONE_SLOT: "07700900123"}
+        ),
+    )
+    assert done["step"] == "callback_stored" and "07700900123" in text_of(messages)
+    assert store.get(ticket_id).contact_phone == "07700900123"
+    assert slots == {CALLBACK_TICKET_SLOT: None, CALLBACK_PHONE_SLOT: None}
+
+
+def test_declining_consent_keeps_no_number(store) -> None:
+    _, reply, _ = run_action(ActionHandleComplication(), _tracker("I have a fever"))
+    pending = {CALLBACK_TICKET_SLOT: reply["ticket"], CALLBACK_PHONE_SLOT: "07700900123"}
+    _, declined, slots = run_action(ActionAnswerYesOrNo(), _after_advice("deny", "no", pending))
+    assert declined["step"] == "callback_declined"
+    assert store.get(reply["ticket"]).contact_phone is None
+    assert slots == {CALLBACK_TICKET_SLOT: None, CALLBACK_PHONE_SLOT: None}
+
+
+def test_a_number_that_is_not_one_is_asked_again(store) -> None:
+    messages, _reply, slots = run_action(
+        ActionTakeCallbackPhone(), _after_advice("give_phone", "07 12", {CALLBACK_TICKET_SLOT: 4})
+    )
+    assert "doesn't look like a phone number" in text_of(messages) and slots == {}
+
+
+def test_a_number_without_urgent_advice_offers_a_call_back(store) -> None:
+    _messages, reply, slots = run_action(
+        ActionTakeCallbackPhone(), _after_advice("give_phone", "07700 900123", {})
+    )
+    assert (reply["type"], reply["step"], slots) == ("handoff", "callback_offer", {})
+
+
+@pytest.mark.parametrize("intent, start", [("affirm", "Glad"), ("deny", "No problem")])
+def test_yes_or_no_outside_a_form_gets_one_short_reply(store, intent, start) -> None:
+    messages, reply, slots = run_action(ActionAnswerYesOrNo(), _after_advice(intent, "ok", {}))
+    assert len(messages) == 1 and messages[0]["text"].startswith(start) and slots == {}
+    assert reply["type"] == "smalltalk"

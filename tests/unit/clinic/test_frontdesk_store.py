@@ -7,6 +7,7 @@ unreachable server fails these tests (it is part of what is being tested), never
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -73,13 +75,20 @@ def postgres_schema() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def new_store(request, tmp_path: Path) -> Iterator[StoreFactory]:
+def database(request, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
+    """The URL and schema of an empty database: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tickets.db'}", None
+    else:
+        with postgres_schema() as schema:
+            yield POSTGRES_URL, schema
+
+
+@pytest.fixture
+def new_store(database: tuple[str, str | None]) -> Iterator[StoreFactory]:
     """Makes stores on one database: a second store is the same data after a restart."""
+    url, schema = database
     with ExitStack() as cleanup:
-        if request.param == "sqlite":
-            url, schema = f"sqlite:///{tmp_path / 'tickets.db'}", None
-        else:
-            url, schema = POSTGRES_URL, cleanup.enter_context(postgres_schema())
 
         def make(**kwargs) -> TicketStore:
             store = TicketStore(url, schema=schema, **kwargs)
@@ -299,3 +308,309 @@ def test_cli_runs_as_a_module(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "No open tickets."
+
+
+# -- urgent episodes: one ticket per conversation, follow-ups appended ------------------
+
+SENDER = "whatsapp:+447700900123"
+OTHER_SENDER = "whatsapp:+447700900999"
+
+
+def make_complication(store: TicketStore, key: str, sender: str = SENDER, **fields) -> Ticket:
+    values = {"urgency": "urgent", "messages": ["my lip is swollen"], **fields}
+    return make_ticket(store, key, category="complication", sender_id=sender, **values)
+
+
+def test_sender_is_stored_hashed_with_the_triage_layer(store: TicketStore) -> None:
+    ticket = make_complication(store, "conv-1:msg-1", triage_layer="classifier")
+    assert ticket.sender == hashlib.sha256(SENDER.encode()).hexdigest()
+    assert ticket.triage_layer == "classifier"
+    assert store.get(ticket.id) == ticket
+    assert SENDER not in repr(ticket)
+    assert ticket.sender not in repr(ticket)
+
+    plain = make_ticket(store, "k")  # callers that predate the episode API
+    assert (plain.sender, plain.triage_layer) == (None, None)
+    # An unknown layer name is kept (truncated), never a reason to lose the ticket.
+    odd = make_complication(store, "conv-1:msg-2", triage_layer="x" * 40)
+    assert odd.triage_layer == "x" * 32
+    with pytest.raises(ValueError, match="sender"):
+        make_complication(store, "conv-1:msg-3", sender="")
+
+
+def test_open_episode_is_the_senders_newest_active_complication(store: TicketStore) -> None:
+    assert store.open_episode(SENDER) is None
+    first = make_complication(store, "conv-1:msg-1")
+    make_ticket(store, "conv-1:msg-2", "routine", category="booking", sender_id=SENDER)
+    make_complication(store, "conv-2:msg-1", sender=OTHER_SENDER)
+
+    assert store.open_episode(SENDER) == first
+    assert store.open_episode("whatsapp:+447700900000") is None
+    assert store.open_episode(SENDER, category="callback") is None
+    assert store.open_episode(SENDER, category="booking").category == "booking"
+
+    store.set_status(first.id, "contacted")  # staff are on it: still the same episode
+    assert store.open_episode(SENDER).id == first.id
+    newer = make_complication(store, "conv-1:msg-3")
+    assert store.open_episode(SENDER).id == newer.id
+
+    store.set_status(newer.id, "closed")
+    store.set_status(first.id, "closed")
+    assert store.open_episode(SENDER) is None
+    assert store.open_episode(OTHER_SENDER) is not None
+    with pytest.raises(ValueError, match="category"):
+        store.open_episode(SENDER, category="emergency")
+
+
+def test_open_episode_ends_a_day_after_the_last_update(store: TicketStore) -> None:
+    ticket = make_complication(store, "conv-1:msg-1")
+    updated = ticket.updated_at
+
+    assert store.open_episode(SENDER, now=updated + timedelta(hours=23, minutes=59)) == ticket
+    assert store.open_episode(SENDER, now=updated + timedelta(hours=24, seconds=1)) is None
+    # Naive UTC and other time zones mean the same instant.
+    naive = (updated + timedelta(hours=25)).replace(tzinfo=None)
+    assert store.open_episode(SENDER, now=naive) is None
+    paris = timezone(timedelta(hours=1))
+    assert store.open_episode(SENDER, now=(updated + timedelta(hours=23)).astimezone(paris))
+    assert store.open_episode(SENDER, now=updated + timedelta(hours=2)) is not None
+    assert (
+        store.open_episode(SENDER, within=timedelta(hours=1), now=updated + timedelta(hours=2))
+        is None
+    )
+
+    # A follow-up moves the window: the episode lasts a day after the latest message.
+    later = store.append_messages(ticket.id, ["still swollen"])
+    assert store.open_episode(SENDER, now=later.updated_at + timedelta(hours=23)).id == ticket.id
+
+
+def test_append_messages_keeps_order_and_never_erases_the_phone(new_store: StoreFactory) -> None:
+    store = new_store()
+    ticket = make_complication(store, "conv-1:msg-1", messages=["my lip is swollen", "and hot"])
+    assert ticket.contact_phone is None
+
+    appended = store.append_messages(ticket.id, ["it is spreading", "and it hurts"])
+    assert appended.messages == ("my lip is swollen", "and hot", "it is spreading", "and it hurts")
+    assert appended.updated_at > ticket.updated_at
+    assert appended.created_at == ticket.created_at
+    assert appended.contact_phone is None
+
+    with_phone = store.append_messages(ticket.id, ["call me"], phone=" +44 7700 900123 ")
+    assert with_phone.contact_phone == "+44 7700 900123"
+    kept = store.append_messages(ticket.id, ["hello?"], phone=None)
+    assert kept.contact_phone == "+44 7700 900123"
+    kept = store.append_messages(ticket.id, ["anyone?"], phone="  ")
+    assert kept.contact_phone == "+44 7700 900123"
+    changed = store.append_messages(ticket.id, [], phone="07700 900456")
+    assert changed.contact_phone == "07700 900456"
+    assert changed.messages[-2:] == ("hello?", "anyone?")
+
+    with pytest.raises(TicketNotFoundError):
+        store.append_messages(ticket.id + 1000, ["lost"])
+    store.close()
+    after = new_store().get(ticket.id)  # stored, not just returned
+    assert after == changed
+    assert len(after.messages) == 7
+
+
+def test_concurrent_appends_lose_no_message(new_store: StoreFactory) -> None:
+    # Two stores are two processes (separate connection pools) appending to one ticket.
+    stores = [new_store(), new_store()]
+    ticket = make_complication(stores[0], "conv-1:msg-1", messages=["first"])
+    writers, per_writer = 6, 8
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def append(writer: int) -> None:
+        store = stores[writer % 2]
+        barrier.wait()
+        try:
+            for n in range(per_writer):
+                store.append_messages(ticket.id, [f"w{writer}-{n}"])
+        except BaseException as error:  # reported below: a thread's error is otherwise lost
+            errors.append(error)
+
+    threads = [threading.Thread(target=append, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    messages = stores[0].get(ticket.id).messages
+    assert messages[0] == "first"
+    assert len(messages) == 1 + writers * per_writer
+    for writer in range(writers):
+        own = [m for m in messages if m.startswith(f"w{writer}-")]
+        assert own == [f"w{writer}-{n}" for n in range(per_writer)]
+
+
+def test_set_contact_phone(store: TicketStore) -> None:
+    ticket = make_complication(store, "conv-1:msg-1")
+    updated = store.set_contact_phone(ticket.id, "07700 900123")
+    assert updated.contact_phone == "07700 900123"
+    assert store.get(ticket.id).contact_phone == "07700 900123"
+    assert updated.messages == ticket.messages
+    assert updated.updated_at > ticket.updated_at
+    with pytest.raises(TicketNotFoundError):
+        store.set_contact_phone(ticket.id + 1000, "07700 900123")
+    with pytest.raises(ValueError, match="phone"):
+        store.set_contact_phone(ticket.id, " ")
+    assert store.get(ticket.id).contact_phone == "07700 900123"
+
+
+def test_count_created_since(store: TicketStore) -> None:
+    start = datetime.now(timezone.utc) - timedelta(seconds=1)
+    urgent = [make_complication(store, f"conv-1:msg-{n}") for n in range(3)]
+    make_complication(store, "conv-1:msg-9", urgency="soon")
+    make_complication(store, "conv-2:msg-1", sender=OTHER_SENDER)
+    make_ticket(store, "no-sender", "urgent", category="complication")
+
+    assert store.count_created_since(SENDER, urgency="urgent", since=start) == 3
+    assert store.count_created_since(SENDER, urgency="soon", since=start) == 1
+    assert store.count_created_since(SENDER, urgency="routine", since=start) == 0
+    assert store.count_created_since(OTHER_SENDER, urgency="urgent", since=start) == 1
+    assert store.count_created_since("sms:+15550000", urgency="urgent", since=start) == 0
+
+    # "At or after": the boundary instant counts, one microsecond later does not.
+    last = urgent[-1].created_at
+    third = store.count_created_since(SENDER, urgency="urgent", since=last)
+    assert third == sum(t.created_at >= last for t in urgent) >= 1
+    after = last + timedelta(microseconds=1)
+    assert store.count_created_since(SENDER, urgency="urgent", since=after) == 0
+    # Naive UTC, and an aware time in another zone, are the same instants.
+    assert (
+        store.count_created_since(SENDER, urgency="urgent", since=last.replace(tzinfo=None))
+        == third
+    )
+    tokyo = timezone(timedelta(hours=9))
+    assert store.count_created_since(SENDER, urgency="urgent", since=after.astimezone(tokyo)) == 0
+    assert store.count_created_since(SENDER, urgency="urgent", since=start.astimezone(tokyo)) == 3
+    with pytest.raises(ValueError, match="urgency"):
+        store.count_created_since(SENDER, urgency="asap", since=start)
+
+
+# -- databases made by the previous version ---------------------------------------------
+
+
+def old_tickets_table(metadata: sa.MetaData) -> sa.Table:
+    """The table as the first release created it (before ``sender`` and ``triage_layer``)."""
+    return sa.Table(
+        "clinic_tickets",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("channel", sa.String(64), nullable=False),
+        sa.Column("category", sa.String(16), nullable=False),
+        sa.Column("urgency", sa.String(16), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("treatment", sa.Text),
+        sa.Column("contact_name", sa.Text),
+        sa.Column("contact_phone", sa.Text),
+        sa.Column("contact_email", sa.Text),
+        sa.Column("messages", sa.JSON, nullable=False),
+        sa.CheckConstraint(
+            "category IN ('complication', 'booking', 'callback', 'question')",
+            name="clinic_tickets_category",
+        ),
+        sa.CheckConstraint(
+            "urgency IN ('urgent', 'soon', 'routine')", name="clinic_tickets_urgency"
+        ),
+        sa.CheckConstraint(
+            "status IN ('open', 'contacted', 'closed')", name="clinic_tickets_status"
+        ),
+        sa.Index("clinic_tickets_status_idx", "status"),
+    )
+
+
+@contextmanager
+def old_database(url: str, schema: str | None) -> Iterator[tuple[sa.engine.Engine, sa.Table]]:
+    """A database with the old table and one old urgent ticket in it."""
+    engine = sa.create_engine(url, future=True)
+    if schema:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        engine = engine.execution_options(schema_translate_map={None: schema})
+    table = old_tickets_table(sa.MetaData())
+    try:
+        with engine.begin() as connection:
+            table.create(connection)
+            connection.execute(
+                table.insert().values(
+                    idempotency_key="0" * 64,
+                    created_at=datetime(2026, 1, 5, 9, 30),
+                    updated_at=datetime(2026, 1, 5, 9, 30),
+                    channel="twilio",
+                    category="complication",
+                    urgency="urgent",
+                    status="open",
+                    contact_phone="+44 7700 900123",
+                    messages=["my eye is swollen after the filler"],
+                )
+            )
+        yield engine, table
+    finally:
+        engine.dispose()
+
+
+def columns_of(engine: sa.engine.Engine, schema: str | None) -> set[str]:
+    return {c["name"] for c in sa.inspect(engine).get_columns("clinic_tickets", schema)}
+
+
+def test_a_database_from_the_previous_version_is_upgraded(
+    database: tuple[str, str | None], new_store: StoreFactory
+) -> None:
+    url, schema = database
+    with old_database(url, schema) as (engine, _table):
+        assert {"sender", "triage_layer"}.isdisjoint(columns_of(engine, schema))
+        store = new_store()
+        (old,) = store.list_open()
+        assert old.messages == ("my eye is swollen after the filler",)
+        assert (old.sender, old.triage_layer, old.contact_phone) == (None, None, "+44 7700 900123")
+        assert old.created_at == datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc)
+
+        assert {"sender", "triage_layer"} <= columns_of(engine, schema)
+        indexes = {i["name"] for i in sa.inspect(engine).get_indexes("clinic_tickets", schema)}
+        assert "clinic_tickets_sender_idx" in indexes
+
+        new = make_complication(store, "conv-1:msg-1", triage_layer="symptom_screen")
+        assert store.get(new.id).triage_layer == "symptom_screen"
+        assert store.open_episode(SENDER) == new
+        appended = store.append_messages(old.id, ["it is worse now"])
+        assert appended.messages == ("my eye is swollen after the filler", "it is worse now")
+        assert store.count_created_since(SENDER, urgency="urgent", since=old.created_at) == 1
+        assert [t.id for t in store.list_open()] == [old.id, new.id]
+        store.close()
+
+        # A restart finds the upgraded table and changes nothing.
+        again = new_store()
+        assert again.get(old.id) == store.get(old.id)
+        assert again.get(new.id).sender == new.sender
+
+
+def test_concurrent_upgrades_of_an_old_database(
+    database: tuple[str, str | None], new_store: StoreFactory
+) -> None:
+    # The action server and the web app start together after a deploy: both upgrade.
+    url, schema = database
+    with old_database(url, schema) as (engine, _table):
+        stores = [new_store() for _ in range(4)]
+        barrier = threading.Barrier(len(stores))
+        results: list[object] = []
+
+        def first_use(store: TicketStore) -> None:
+            barrier.wait()
+            try:
+                results.append(len(store.list_open()))
+            except BaseException as error:
+                results.append(error)
+
+        threads = [threading.Thread(target=first_use, args=(s,)) for s in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == [1, 1, 1, 1]
+        assert {"sender", "triage_layer"} <= columns_of(engine, schema)
+        assert make_complication(stores[0], "conv-1:msg-1").sender is not None

@@ -203,6 +203,13 @@ def test_missing_file_is_reported(tmp_path) -> None:
             "booking_url",
             "https://",
         ),
+        ("time_zone: Europe/London", "time_zone: Europe/Londn", "time_zone", "IANA"),
+        (
+            'non_emergency_line: "111"',
+            'non_emergency_line: ""',
+            "out_of_hours.non_emergency_line",
+            "non-empty",
+        ),
     ],
 )
 def test_broken_settings_name_line_and_field(tmp_path, knowledge, old, new, field, problem) -> None:

@@ -1,66 +1,78 @@
-"""The red-flag detector (clinic/red_flags.py) against the labelled set tests/triage/red_flags.yml.
+"""The red-flag rules (clinic/red_flags.py) against every labelled triage file in data/triage/.
 
-Gate: recall on red flags >= 0.98 and false alarms on ordinary questions <= 5%; every miss
-and false alarm is listed in the failure message. Then sign and emergency per red flag, and a
-few tricky cases (negation, past and resolved, hypothetical, first person).
+Gate, on all files together: recall on red flags >= 0.98 and false alarms on ordinary questions
+<= 5%; every miss and false alarm is listed in the failure message. No emergency may be
+under-called in any file; in red_flags.yml the sign must match too. Then a few tricky cases
+(negation, past and resolved, hypothetical, first person, the signs added in issue 8).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from pathlib import Path
 
 import pytest
-import yaml
 
-from clinic.paths import PROJECT_ROOT
-from clinic.red_flags import SIGN_DESCRIPTIONS, RedFlag, advice, detect, normalise
+from clinic.labelled_triage import LabelledMessage, labelled_files, load_labelled
+from clinic.red_flags import SIGN_DESCRIPTIONS, RedFlag, current_mention, detect, normalise
 
-LABELLED = PROJECT_ROOT / "tests" / "triage" / "red_flags.yml"
 MIN_RECALL = 0.98
 MAX_FALSE_ALARM_RATE = 0.05
 
 
 @pytest.fixture(scope="module")
-def labelled() -> dict[str, list[dict[str, Any]]]:
-    return yaml.safe_load(LABELLED.read_text(encoding="utf-8"))
+def labelled() -> list[LabelledMessage]:
+    return load_labelled()
 
 
-def test_labelled_set_is_large_and_covers_every_sign(labelled: dict) -> None:
-    red_flags, ordinary = labelled["red_flags"], labelled["ordinary"]
-    assert len(red_flags) + len(ordinary) >= 70
-    assert len(red_flags) >= 32 and len(ordinary) >= 32
-    assert {case["sign"] for case in red_flags} == set(SIGN_DESCRIPTIONS)
-    texts = [case["text"].lower() for case in red_flags + ordinary]
+def test_labelled_set_is_large_and_covers_every_sign(labelled: list[LabelledMessage]) -> None:
+    red_flags = [m for m in labelled if m.red_flag]
+    ordinary = [m for m in labelled if not m.red_flag]
+    assert len(labelled_files()) >= 4
+    assert len(red_flags) >= 400 and len(ordinary) >= 300
+    assert {m.sign for m in red_flags} == set(SIGN_DESCRIPTIONS)
+    texts = [m.text.lower() for m in labelled]
     assert len(texts) == len(set(texts)), "duplicate messages"
 
 
-def test_recall_on_red_flags(labelled: dict) -> None:
-    cases = labelled["red_flags"]
-    misses = [case["text"] for case in cases if detect(case["text"]) is None]
+def test_recall_on_red_flags(labelled: list[LabelledMessage]) -> None:
+    cases = [m for m in labelled if m.red_flag]
+    misses = [f"{m.source}: {m.text}" for m in cases if detect(m.text) is None]
     recall = 1 - len(misses) / len(cases)
     assert recall >= MIN_RECALL, "\n".join(
         [f"recall {recall:.3f} < {MIN_RECALL}; missed:", *misses]
     )
 
 
-def test_false_alarms_on_ordinary_questions(labelled: dict) -> None:
-    cases = labelled["ordinary"]
-    alarms = [(case["text"], detect(case["text"])) for case in cases]
-    alarms = [f"{text}  ->  {flag}" for text, flag in alarms if flag is not None]
+def test_false_alarms_on_ordinary_questions(labelled: list[LabelledMessage]) -> None:
+    cases = [m for m in labelled if not m.red_flag]
+    alarms = [(m, detect(m.text)) for m in cases]
+    alarms = [f"{m.source}: {m.text}  ->  {flag}" for m, flag in alarms if flag is not None]
     rate = len(alarms) / len(cases)
     assert rate <= MAX_FALSE_ALARM_RATE, "\n".join(
         [f"false-alarm rate {rate:.3f} > {MAX_FALSE_ALARM_RATE}:", *alarms]
     )
 
 
-def test_sign_and_emergency_of_red_flags(labelled: dict) -> None:
+def test_no_emergency_is_under_called(labelled: list[LabelledMessage]) -> None:
     wrong = []
-    for case in labelled["red_flags"]:
-        flag = detect(case["text"])
-        if flag and (flag.sign, flag.emergency) != (case["sign"], case["emergency"]):
+    for m in labelled:
+        flag = detect(m.text)
+        if m.red_flag and m.emergency and flag is not None and not flag.emergency:
+            wrong.append(f"{m.source}: {m.text}  ->  {flag.sign}, not an emergency")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_sign_and_emergency_of_the_first_labelled_set(labelled: list[LabelledMessage]) -> None:
+    wrong = []
+    for m in labelled:
+        if not (m.red_flag and Path(m.source.split(":")[0]).name == "red_flags.yml"):
+            continue
+        flag = detect(m.text)
+        if flag and (flag.sign, flag.emergency) != (m.sign, m.emergency):
             wrong.append(
-                f"{case['text']}  ->  {flag.sign}/{flag.emergency}, "
-                f"expected {case['sign']}/{case['emergency']}"
+                f"{m.source}: {m.text}  ->  {flag.sign}/{flag.emergency}, "
+                f"expected {m.sign}/{m.emergency}"
             )
     assert not wrong, "\n".join(wrong)
 
@@ -137,8 +149,44 @@ def test_flag_carries_the_matched_phrase() -> None:
     assert detect("temp of 39.2 since last night") == RedFlag("fever", False, "temp of 39.2")
 
 
-def test_advice_gives_the_right_number() -> None:
-    urgent = advice(RedFlag("vision_change", True, "blurry vision"), "020 1", "999")
-    call_clinic = advice(RedFlag("blisters", False, "blisters"), "020 1", "999")
-    assert urgent.startswith("Please call 999 now") and "020 1" in urgent
-    assert call_clinic.startswith("Please call the clinic now on 020 1") and "999" in call_clinic
+@pytest.mark.parametrize(
+    ("text", "sign", "emergency"),
+    [
+        (
+            "the skin by my nose looks lacy and marbled since the exosomes",
+            "skin_colour_change",
+            True,
+        ),
+        ("pressed the pale bit and the colour doesn't come back", "skin_colour_change", True),
+        ("since the injection there's a shadow over part of my eye", "vision_change", True),
+        ("can I take an antihistamine? my eyes are almost swollen shut", "allergic_reaction", True),
+        ("the lump from last month keeps growing and is red now", "lump_changes", False),
+        ("I'm on warfarin and the bruise keeps spreading", "spreading_bruise", False),
+        ("my fingers are tingling where they took blood for the PRP", "spreading_bruise", False),
+        ("she passed out after the blood draw and hit her head", "fainting", True),
+        ("nearly fainted after the blood test, still a bit woozy", "fainting", False),
+        ("the pain woke me up at 3am and it's worse every day", "worsening_pain", False),
+        ("the redness has moved down onto my neck overnight", "spreading_redness", False),
+    ],
+)
+def test_signs_added_for_new_wording(text: str, sign: str, emergency: bool) -> None:
+    flag = detect(text)
+    assert flag is not None and (flag.sign, flag.emergency) == (sign, emergency), flag
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the yellow discharge hasn't stopped",
+        "the pus won't go away",
+    ],
+)
+def test_denied_resolution_is_not_resolved(text: str) -> None:
+    assert detect(text) is not None
+
+
+def test_current_mention_needs_a_current_cue() -> None:
+    swelling = re.compile(r"\bswell\w*|\bswollen\b")
+    assert current_mention("my cheek is swollen since yesterday", swelling) == "swollen"
+    assert current_mention("swelling after microneedling?", swelling) is None
+    assert current_mention("my cheek isn't swollen", swelling) is None

@@ -259,3 +259,78 @@ def test_patient_text_is_escaped(store: TicketStore) -> None:
         assert "&lt;/li&gt;&lt;/ol&gt;&lt;form&gt;" in page
 
     run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+def test_follow_ups_and_the_triage_layer_are_shown(store: TicketStore) -> None:
+    sender = "whatsapp:+447700900123"
+    followed = make_ticket(
+        store,
+        "a",
+        "urgent",
+        category="complication",
+        sender_id=sender,
+        triage_layer="classifier",
+        messages=["my lip feels weird after the filler"],
+    )
+    followed = store.append_messages(followed.id, ["now it is white and cold", "please help"])
+    by_rules = make_ticket(
+        store,
+        "b",
+        "urgent",
+        category="complication",
+        triage_layer="rules",
+        messages=["I can't see properly"],
+    )
+    screened = make_ticket(
+        store, "c", "urgent", category="complication", triage_layer="symptom_screen"
+    )
+    assert followed.updated_at != followed.created_at
+    assert by_rules.updated_at == by_rules.created_at
+
+    async def check(client: TestClient) -> None:
+        page = await (await client.get("/staff", headers=BEARER)).text()
+        sections = {
+            ticket.id: page[page.index(f'id="ticket-{ticket.id}"') :].split("</article>")[0]
+            for ticket in (followed, by_rules, screened)
+        }
+        last = f"{followed.updated_at:%Y-%m-%d %H:%M}"
+        assert f"<dt>Messages</dt><dd>3 messages · updated {last} UTC</dd>" in sections[followed.id]
+        assert (
+            "<dt>Caught by</dt><dd>classifier — no sign named, check with the patient</dd>"
+            in sections[followed.id]
+        )
+        for message in ("my lip feels weird", "now it is white and cold", "please help"):
+            assert message in sections[followed.id]
+        # The oldest message first, as the patient wrote them.
+        text = sections[followed.id]
+        assert text.index("my lip feels weird") < text.index("white and cold") < text.index("help<")
+
+        assert "<dt>Messages</dt><dd>1 message</dd>" in sections[by_rules.id]
+        assert "updated" not in sections[by_rules.id]
+        assert "Caught by" not in sections[by_rules.id]  # the rules name the sign themselves
+        assert "<dt>Caught by</dt><dd>symptom_screen — " in sections[screened.id]
+        assert "<dt>Messages</dt><dd>0 messages</dd>" in sections[screened.id]
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+def test_follow_ups_and_the_triage_layer_are_escaped(store: TicketStore) -> None:
+    ticket = make_ticket(
+        store,
+        "a",
+        "urgent",
+        category="complication",
+        triage_layer="<script>x</script>",
+        messages=["first"],
+    )
+    store.append_messages(ticket.id, ["<img src=x onerror=alert(1)>"])
+
+    async def check(client: TestClient) -> None:
+        page = await (await client.get("/staff", headers=BEARER)).text()
+        assert "<script" not in page
+        assert "<img" not in page
+        assert "<dd>&lt;script&gt;x&lt;/script&gt; — no sign named" in page
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page
+        assert "2 messages · updated" in page
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
