@@ -60,8 +60,8 @@ $(MODEL): $(INSTALLED) $(MODEL_INPUTS)
 run: $(MODEL) ## Install, train if stale, start the servers and the demo page, print where to chat
 	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) WEB_PORT=$(WEB_PORT) scripts/run.sh
 
-shell: $(MODEL) ## Chat in the terminal (starts its own action server if none is running)
-	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) scripts/shell.sh
+shell: $(MODEL) ## Chat in the terminal as on SMS: text only, numbers pick buttons (own servers)
+	$(PY) -m scripts.chat
 
 validate-knowledge: $(INSTALLED) ## Check the knowledge and clinic settings files against their schema
 	$(PY) -m clinic.check

@@ -12,6 +12,7 @@ Context lives in three slots the action sets itself (none influences dialogue pr
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -22,6 +23,7 @@ from actions.common import (
     PENDING_TOPIC_SLOT,
     TOPIC_SLOT,
     TREATMENTS_SLOT,
+    ResumesForm,
     button,
     entity_values,
     intent_confidence,
@@ -34,19 +36,46 @@ from clinic.answering import (
     ComposedAnswer,
     comparison_answer,
     concern_answer,
+    defers_to_consultation,
     topic_answer,
     unique,
 )
-from clinic.contract import COMPARE_TREATMENTS, INFORM_TREATMENT, TOPIC_BY_INTENT, TOPICS
+from clinic.contract import (
+    CLINIC_INTENT_LABELS,
+    COMPARE_TREATMENTS,
+    INFORM_TREATMENT,
+    INTENT_BY_TOPIC,
+    TOPIC_BY_INTENT,
+    TOPICS,
+)
 from clinic.knowledge import Knowledge, get_knowledge
 from clinic.settings import get_settings
 
+_QUESTION_SENTENCE = re.compile(
+    r"[^.?!\n]*\?|(?:^|[.!\n]\s*)(?:what|how|when|where|why|who|which|is|are|can|could|do|does|"
+    r"will|would|should)\b[^.?!\n]*",
+    re.IGNORECASE,
+)
+SECOND_QUESTION_CONFIDENCE = 0.1
 
-class ActionAnswerQuestion(Action):
+
+def second_question_topic(message: dict[str, Any], answered: str) -> str | None:
+    """The topic of a second question in the same message, when the classifier saw one."""
+    if len(_QUESTION_SENTENCE.findall(message.get("text") or "")) < 2:
+        return None
+    for ranked in (message.get("intent_ranking") or [])[1:]:
+        topic = TOPIC_BY_INTENT.get(ranked.get("name") or "")
+        if topic in (None, answered, "comparison", "concern"):
+            continue
+        return topic if ranked.get("confidence", 0) >= SECOND_QUESTION_CONFIDENCE else None
+    return None
+
+
+class ActionAnswerQuestion(ResumesForm, Action):
     def name(self) -> str:
         return "action_answer_question"
 
-    def run(
+    def reply(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         knowledge = get_knowledge()
@@ -121,7 +150,23 @@ class ActionAnswerQuestion(Action):
         }
         if composed.concern is not None:
             fields["concern"] = composed.concern
-        send_reply(dispatcher, "answer", texts, **fields)
+        buttons = []
+        other_topic = second_question_topic(message, topic)
+        if other_topic is not None:
+            # Two questions in one message: say which one this answers, offer the other.
+            texts[0] = f"On {TOPICS[topic].lower().rstrip('?')}: {texts[0]}"
+            treatments = list(composed.treatments)[:1]
+            payload = intent_payload(
+                INTENT_BY_TOPIC[other_topic], **({"treatment": treatments[0]} if treatments else {})
+            )
+            buttons.append(button(f"Also: {TOPICS[other_topic]}", payload))
+            fields["also_asked"] = other_topic
+        if defers_to_consultation(texts):
+            buttons += [
+                button(CLINIC_INTENT_LABELS["request_booking"], intent_payload("request_booking")),
+                button(CLINIC_INTENT_LABELS["request_human"], intent_payload("request_human")),
+            ]
+        send_reply(dispatcher, "answer", texts, buttons, **fields)
         remembered = list(composed.treatments) if composed.concern is None else []
         events: list[EventType] = [
             SlotSet(TOPIC_SLOT, topic),

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
+from abc import ABCMeta, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
@@ -20,12 +21,16 @@ from actions.common import (
     button,
     entity_values,
     idempotency_key,
+    intent_confidence,
     intent_name,
     intent_payload,
+    reply_sent_this_turn,
+    send_question,
     send_reply,
     treatment_in_focus,
 )
 from clinic.contact import valid_contact
+from clinic.contract import TOPIC_BY_INTENT
 from clinic.frontdesk import get_store
 from clinic.knowledge import get_knowledge
 from clinic.settings import get_settings
@@ -94,41 +99,138 @@ class ActionStartBooking(Action):
         ]
 
 
-class ActionAskTreatmentOfInterest(Action):
+FORM_QUESTIONS = {
+    "contact_name": "What name should the team use for you?",
+    "contact_details": "What phone number or email address can the team reach you on?",
+    "treatment_of_interest": "Which treatment are you interested in?",
+    "preferred_time": 'When would suit you? For example "weekday mornings" or "Tuesday after 5pm".',
+    "consent": "May the clinic contact you about this and store these details for that purpose? "
+    "You can say no and nothing will be kept.",
+}
+
+
+class _AskSlot(Action, metaclass=ABCMeta):
+    """The booking form's question for one slot (``action_ask_<slot>``, which Rasa's form
+    calls). It carries the turn's reply payload (``step``), unless an answer given inside
+    the form already did: one payload per turn."""
+
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The form slot asked for (each subclass sets it; abstract, so rasa_sdk does not
+        register this base class as an action)."""
+
     def name(self) -> str:
-        return "action_ask_treatment_of_interest"
+        return f"action_ask_{self.slot}"
+
+    def buttons(self) -> list[dict[str, str]]:
+        return []
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        knowledge = get_knowledge()
-        buttons = [
-            button(t.name, intent_payload("inform_treatment", treatment=t.id))
-            for t in knowledge.treatments.values()
-        ]
-        buttons.append(button("Not sure yet", "not sure yet"))
-        send_reply(
+        send_question(
             dispatcher,
+            tracker,
             reply_type(tracker),
-            ["Which treatment are you interested in?"],
-            buttons=buttons,
-            step="treatment_of_interest",
+            FORM_QUESTIONS[self.slot],
+            self.buttons(),
+            step=self.slot,
         )
         return []
 
 
+class ActionAskContactName(_AskSlot):
+    slot = "contact_name"
+
+
+class ActionAskContactDetails(_AskSlot):
+    slot = "contact_details"
+
+
+class ActionAskTreatmentOfInterest(_AskSlot):
+    slot = "treatment_of_interest"
+
+    def buttons(self) -> list[dict[str, str]]:
+        knowledge = get_knowledge()
+        return [
+            *(
+                button(t.name, intent_payload("inform_treatment", treatment=t.id))
+                for t in knowledge.treatments.values()
+            ),
+            button("Not sure yet", "not sure yet"),
+        ]
+
+
+class ActionAskPreferredTime(_AskSlot):
+    slot = "preferred_time"
+
+
+class ActionAskConsent(_AskSlot):
+    slot = "consent"
+
+    def buttons(self) -> list[dict[str, str]]:
+        return [button("Yes, I agree", "/affirm"), button("No", "/deny")]
+
+
+FREE_TEXT_SLOTS = ("contact_name", "contact_details", "treatment_of_interest", "preferred_time")
+QUESTION_CONFIDENCE = 0.8
+_QUESTION_SHAPE = re.compile(
+    r"\?|^\s*(?:what|whats|what's|how|when|where|why|who|which|is|are|can|could|do|does|did|"
+    r"will|would|should|tell me|i want to know|id like to know|i'd like to know)\b",
+    re.IGNORECASE,
+)
+_QUESTION_INTENTS = {
+    *TOPIC_BY_INTENT, "ask_opening_hours", "ask_location", "ask_contact",
+    "out_of_scope", "bot_challenge",
+}  # fmt: skip
+
+
+def is_question(message: dict[str, Any]) -> bool:
+    """A confident question about the clinic or its treatments, shaped as a question."""
+    return (
+        intent_name(message) in _QUESTION_INTENTS
+        and intent_confidence(message) >= QUESTION_CONFIDENCE
+        and bool(_QUESTION_SHAPE.search(message.get("text") or ""))
+    )
+
+
+def _complain(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, text: str) -> None:
+    """Say what is wrong with an answer, only for the question just asked."""
+    if tracker.get_slot("requested_slot") == slot:
+        dispatcher.utter_message(text=text)
+
+
 class ValidateBookingForm(FormValidationAction):
+    """Checks each answer. Only the question just asked gets a message when its answer is
+    wrong: when the form starts, its slots are cleared (set to None) and would otherwise all be
+    "validated" at once, each with its own complaint."""
+
     def name(self) -> str:
         return "validate_booking_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        requested = tracker.get_slot("requested_slot")
+        # Not when the form comes back after the answer: Rasa then calls this again with the
+        # same (question) message, which must not be handed back a second time.
+        answered = reply_sent_this_turn(tracker)
+        if not answered and requested in FREE_TEXT_SLOTS and is_question(tracker.latest_message):
+            # "what is prp?" asked instead of a name: not an answer. Rejecting hands the turn
+            # to the rules, which answer the question; the form then asks again.
+            return [SlotSet(requested, None), ActionExecutionRejected(FORM)]
+        return await super().run(dispatcher, tracker, domain)
 
     def validate_contact_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
         name = " ".join(str(value or "").split())
         if not name or len(name) > 80 or "?" in name or any(c.isdigit() for c in name):
-            dispatcher.utter_message(
-                text='Please tell me just your name, for example "Sam Taylor".'
-            )
+            _complain(
+                dispatcher, tracker, "contact_name",
+                'Please tell me just your name, for example "Sam Taylor".',
+            )  # fmt: skip
             return {"contact_name": None}
         return {"contact_name": name}
 
@@ -137,10 +239,11 @@ class ValidateBookingForm(FormValidationAction):
     ) -> dict[str, Any]:
         contact = valid_contact(str(value or ""))
         if contact is None:
-            dispatcher.utter_message(
-                text="That doesn't look like a phone number or an email address. Please type "
-                "a phone number (for example 07700 900123) or an email address."
-            )
+            _complain(
+                dispatcher, tracker, "contact_details",
+                "That doesn't look like a phone number or an email address. Please type "
+                "a phone number (for example 07700 900123) or an email address.",
+            )  # fmt: skip
         return {"contact_details": contact}
 
     def validate_treatment_of_interest(
@@ -158,7 +261,10 @@ class ValidateBookingForm(FormValidationAction):
             return {"treatment_of_interest": value}
         if _NOT_SURE.search(str(value or "")):
             return {"treatment_of_interest": UNDECIDED}
-        dispatcher.utter_message(text='Please pick a treatment from the list, or say "not sure".')
+        _complain(
+            dispatcher, tracker, "treatment_of_interest",
+            'Please pick a treatment from the list, or say "not sure".',
+        )  # fmt: skip
         return {"treatment_of_interest": None}
 
     def validate_preferred_time(
@@ -166,7 +272,9 @@ class ValidateBookingForm(FormValidationAction):
     ) -> dict[str, Any]:
         text = " ".join(str(value or "").split())
         if not text or len(text) > 200:
-            dispatcher.utter_message(text="Please tell me briefly when suits you.")
+            _complain(
+                dispatcher, tracker, "preferred_time", "Please tell me briefly when suits you."
+            )
             return {"preferred_time": None}
         return {"preferred_time": text}
 

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import intent_name, send_reply
+from actions.common import ResumesForm, intent_name, send_reply
 from clinic.settings import WEEKDAYS, ClinicSettings, get_settings
 
 _DAY_PATTERNS = {day: re.compile(rf"\b{day[:3]}(?:{day[3:]})?s?\b") for day in WEEKDAYS}
@@ -43,13 +43,13 @@ def hours_text(settings: ClinicSettings, days: list[str] | None = None) -> str:
     return "Our opening hours are " + ", ".join(lines) + "."
 
 
-class ActionClinicInfo(Action):
+class ActionClinicInfo(ResumesForm, Action):
     """Opening hours (for a given day when one is named), address, phone and email."""
 
     def name(self) -> str:
         return "action_clinic_info"
 
-    def run(
+    def reply(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         settings = get_settings()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from clinic.answering import not_offered_text
@@ -58,6 +58,53 @@ def send_reply(
         dispatcher.utter_message(text=text)
     dispatcher.utter_message(text=texts[-1], buttons=buttons or [], json_message={REPLY_KEY: reply})
     return reply
+
+
+class ResumesForm:
+    """For actions that may answer inside the booking form (a question instead of an
+    answer): afterwards the form runs again and asks its question. Subclasses implement
+    ``reply`` instead of ``run``."""
+
+    def reply(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        raise NotImplementedError
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        events = list(self.reply(dispatcher, tracker, domain))
+        if tracker.active_loop_name:
+            events.append(FollowupAction(tracker.active_loop_name))
+        return events
+
+
+def reply_sent_this_turn(tracker: Tracker) -> bool:
+    """Whether an earlier action of this turn already sent the turn's reply payload (e.g. an
+    answer given inside the booking form, before the form asks its question again)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and REPLY_KEY in (
+            (event.get("data") or {}).get("custom") or {}
+        ):
+            return True
+    return False
+
+
+def send_question(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    reply_type: str,
+    text: str,
+    buttons: list[dict[str, str]] | None = None,
+    **fields: Any,
+) -> None:
+    """A form's question: with the reply payload, unless this turn already has one."""
+    if reply_sent_this_turn(tracker):
+        dispatcher.utter_message(text=text, buttons=buttons or [])
+    else:
+        send_reply(dispatcher, reply_type, [text], buttons, **fields)
 
 
 def not_offered_reply(

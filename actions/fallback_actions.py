@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
+    ResumesForm,
     button,
     entity_values,
     intent_payload,
@@ -19,6 +20,7 @@ from actions.common import (
 from clinic.answering import out_of_scope_text, what_i_can_help_with
 from clinic.contract import CLINIC_INTENT_LABELS, TOPIC_BY_INTENT, TOPICS
 from clinic.knowledge import get_knowledge
+from clinic.settings import get_settings
 
 MAX_SUGGESTIONS = 3
 
@@ -72,6 +74,19 @@ class ActionFallback(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        # Always end the turn here: with no rule for what was said (e.g. an answer the open
+        # form cannot use), the policies would otherwise predict this fallback again and
+        # again in the same turn until Rasa's circuit breaker stops it.
+        listen = FollowupAction("action_listen")
+        if tracker.active_loop_name:
+            send_reply(
+                dispatcher,
+                "fallback",
+                ['Sorry, I didn\'t catch that. Please answer the question above, or say "stop" '
+                 "to end."],
+                suggestions=[],
+            )  # fmt: skip
+            return [listen]
         if previous_turn_was_fallback(tracker):
             # Twice not understood: offer a person instead of more guesses (a call-back form).
             dispatcher.utter_message(
@@ -95,16 +110,16 @@ class ActionFallback(Action):
             buttons=buttons,
             suggestions=[b["payload"] for b in buttons],
         )
-        return []
+        return [listen]
 
 
-class ActionOutOfScope(Action):
+class ActionOutOfScope(ResumesForm, Action):
     """Weather, medication doses, procedures the clinic does not offer..."""
 
     def name(self) -> str:
         return "action_out_of_scope"
 
-    def run(
+    def reply(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         knowledge = get_knowledge()
@@ -113,7 +128,28 @@ class ActionOutOfScope(Action):
             for p in entity_values(tracker.latest_message, "other_procedure")
             if p in knowledge.not_offered
         ]
+        if tracker.latest_message.get("medication"):  # set by MedicationQuestionCheck
+            text = (
+                "I can't advise on medicines or doses. Please ask the doctor who prescribed it "
+                f"or a pharmacist, or call the clinic on {get_settings().phone} and the team "
+                "will talk it through with you."
+            )
+            send_reply(dispatcher, "out_of_scope", [text], medication=True)
+            return []
         if others:
             return not_offered_reply(dispatcher, others)
         send_reply(dispatcher, "out_of_scope", [out_of_scope_text(knowledge)])
+        return []
+
+
+class ActionBotChallenge(ResumesForm, Action):
+    """ "Are you a bot?": yes, and what it can do; inside the booking form, the form goes on."""
+
+    def name(self) -> str:
+        return "action_bot_challenge"
+
+    def reply(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_iamabot")
         return []

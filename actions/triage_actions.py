@@ -30,6 +30,7 @@ from clinic import clock
 from clinic.complication_screen import Triage
 from clinic.contact import find_phone
 from clinic.frontdesk import get_store
+from clinic.knowledge import get_knowledge
 from clinic.settings import ClinicSettings, get_settings
 from clinic.urgent_advice import callback_question, urgent_advice
 
@@ -179,8 +180,11 @@ class ActionAnswerYesOrNo(Action):
         ticket_id = tracker.get_slot(CALLBACK_TICKET_SLOT)
         phone = tracker.get_slot(CALLBACK_PHONE_SLOT)
         if ticket_id is None or phone is None:
+            treatment = treatment_in_focus(tracker)
+            name = get_knowledge().treatments[treatment].name if treatment else None
+            about = f" about {name}" if name else ""
             text = (
-                "Glad that helps. Is there anything else you would like to know?"
+                f"Glad that helps. Is there anything else you would like to know{about}?"
                 if agreed
                 else "No problem. If you have another question, just ask."
             )

@@ -33,7 +33,7 @@ def price_sentence(settings: ClinicSettings, treatment: Treatment) -> str:
     return (
         f"At {settings.name}, {treatment.name} is {settings.format_money(price.per_session)} "
         f"per session, or {settings.format_money(price.per_course)} for a course of "
-        f"{price.course_sessions} sessions. Prices are confirmed at your consultation."
+        f"{price.course_sessions} sessions."
     )
 
 
@@ -44,6 +44,11 @@ def _notices(treatments: Sequence[Treatment]) -> tuple[list[str], list[str]]:
             texts.append(treatment.notice.text)
             sources.extend(treatment.notice.sources)
     return texts, sources
+
+
+def defers_to_consultation(texts: Sequence[str]) -> bool:
+    """Whether an answer leaves something to the consultation (then booking is offered)."""
+    return any("consultation" in text.lower() for text in texts)
 
 
 def topic_answer(
@@ -57,9 +62,11 @@ def topic_answer(
     texts, sources = [], []
     for treatment in treatments:
         answer = treatment.answers[topic]
-        parts = [answer.text]
-        if topic == "cost":
-            parts.append(price_sentence(settings, treatment))
+        # The price first; the knowledge file's cost answer then says it is confirmed at the
+        # consultation (once).
+        parts = (
+            [price_sentence(settings, treatment), answer.text] if topic == "cost" else [answer.text]
+        )
         notice_texts, notice_sources = _notices([treatment])
         parts.extend(notice_texts)
         text = " ".join(parts)
@@ -87,8 +94,10 @@ def comparison_answer(knowledge: Knowledge, treatment_ids: Sequence[str]) -> Com
             texts.append(f"{treatment.name}: {summary.text}")
             sources.extend(summary.sources)
     notice_texts, notice_sources = _notices(treatments)
-    texts.extend(notice_texts)
-    texts.append("Which one suits you best is decided with you at a consultation.")
+    # Notices and the closing line in one message: no more messages than treatments + 1.
+    texts.append(
+        " ".join([*notice_texts, "Which one suits you best is decided with you at a consultation."])
+    )
     return ComposedAnswer(tuple(texts), tuple(treatment_ids), unique([*sources, *notice_sources]))
 
 

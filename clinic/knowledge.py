@@ -45,6 +45,9 @@ class Treatment:
     aliases: tuple[str, ...]
     answers: dict[str, Answer]
     notice: Answer | None = None
+    # For a treatment that is two others done together (microneedling with PRP): their ids.
+    # Both named in one message, not compared, mean this treatment.
+    combines: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,10 @@ class Knowledge:
         """The explicit comparison written for exactly these treatments, if there is one."""
         return self._comparison_index.get(frozenset(treatment_ids))
 
+    def combinations(self) -> dict[str, tuple[str, ...]]:
+        """Combined treatment id -> the ids it combines."""
+        return {t.id: t.combines for t in self.treatments.values() if t.combines}
+
     def alias_entries(self) -> list[tuple[str, str, str]]:
         """``(entity, id, alias)`` for every name the recogniser should know, names included."""
         entries: list[tuple[str, str, str]] = []
@@ -106,6 +113,27 @@ class Knowledge:
                 for alias in (item.name, item.id.replace("_", " "), *item.aliases):
                     entries.append((entity, item.id, alias))
         return entries
+
+
+# A message naming the parts of a combination compares them rather than asks about the
+# combination when it says so: "microneedling or PRP?", "microneedling vs PRP".
+COMPARISON_CUES = re.compile(
+    r"\b(?:vs|versus|or|compare\w*|difference|differ\w*|better|than|between|instead|"
+    r"rather|alternative)\b",
+    re.IGNORECASE,
+)
+
+
+def combination_of(
+    found: Sequence[str], text: str, combinations: dict[str, tuple[str, ...]]
+) -> str | None:
+    """The combined treatment meant when all its parts are named and not compared."""
+    if COMPARISON_CUES.search(text):
+        return None
+    for combined, parts in combinations.items():
+        if combined not in found and set(parts) <= set(found):
+            return combined
+    return None
 
 
 def _answer(
@@ -140,19 +168,21 @@ def _identifier(node: Node) -> str:
 
 
 def _treatment(node: Node, known_sources: dict[str, str]) -> Treatment:
-    node.reject_unknown({"id", "name", "aliases", "notice", "answers"})
+    node.reject_unknown({"id", "name", "aliases", "notice", "answers", "combines"})
     answers_node = node.child("answers")
     answers_node.reject_unknown(set(TOPICS))
     answers = {}
     for topic in TOPICS:
         answers[topic] = _answer(answers_node.child(topic), known_sources)
     notice_node = node.child("notice", required=False)
+    combines_node = node.child("combines", required=False)
     return Treatment(
         id=_identifier(node.child("id")),
         name=node.child("name").text(),
         aliases=node.child("aliases").text_list(),
         answers=answers,
         notice=_answer(notice_node, known_sources) if notice_node is not None else None,
+        combines=combines_node.text_list() if combines_node is not None else (),
     )
 
 
@@ -188,6 +218,13 @@ def parse_knowledge(path: Path) -> Knowledge:
         if treatment.id in treatments:
             raise node.child("id").error(f"duplicate treatment id '{treatment.id}'")
         treatments[treatment.id] = treatment
+    for node in treatment_nodes:
+        if node.has("combines"):
+            combines_node = node.child("combines")
+            ids = combines_node.text_list()
+            _check_references(combines_node, ids, treatments)
+            if len(set(ids)) < 2 or node.child("id").value in ids:
+                raise combines_node.error("must name at least two other treatments")
 
     comparisons = []
     first_line: dict[frozenset[str], int] = {}

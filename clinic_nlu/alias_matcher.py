@@ -27,7 +27,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from clinic.knowledge import alias_key
+from clinic.knowledge import alias_key, combination_of
 
 FACTORY_NAME = "clinic_alias_matcher"
 if not Span.has_extension("alias_confidence"):
@@ -93,6 +93,7 @@ class AliasMatcher:
         self.alias_words: set[str] = set()  # the words aliases are made of ("micro", "pen")
         self._deletion_index: dict[str, set[str]] = {}
         self._longest_alias = 0
+        self.combinations: dict[str, tuple[str, ...]] = {}  # combined id -> part ids
 
     # -- building ---------------------------------------------------------------------------
     def add_aliases(self, entries: Iterable[tuple[str, str, str]]) -> None:
@@ -103,6 +104,10 @@ class AliasMatcher:
                 self.aliases[key] = (entity, item_id)
                 self.alias_words.update(w for w in _WORD_SPLIT.split(alias.lower()) if w)
         self._rebuild_index()
+
+    def add_combinations(self, combinations: dict[str, tuple[str, ...]]) -> None:
+        """Treatments that are others done together (the knowledge file's ``combines``)."""
+        self.combinations.update({k: tuple(v) for k, v in combinations.items()})
 
     def add_known_words(self, words: Iterable[str]) -> None:
         """Ordinary words from the training data: never fuzzy-matched to an alias."""
@@ -157,8 +162,22 @@ class AliasMatcher:
             for span in self._match(doc, fuzzy=True)
             if not any(i in covered for i in range(span.start, span.end))
         ]
-        doc.ents = filter_spans(exact + fuzzy)
+        doc.ents = self._combined(doc, filter_spans(exact + fuzzy))
         return doc
+
+    def _combined(self, doc: Doc, spans: list[Span]) -> list[Span]:
+        """ "How does microneedling work with PRP?": the parts of a combination, named
+        together and not compared, become one entity for the combined treatment."""
+        treatments = [s for s in spans if s.label_ == "treatment"]
+        combined = combination_of([s.kb_id_ for s in treatments], doc.text, self.combinations)
+        if combined is None:
+            return spans
+        parts = [s for s in treatments if s.kb_id_ in self.combinations[combined]]
+        start, end = min(s.start for s in parts), max(s.end for s in parts)
+        merged = Span(doc, start, end, label="treatment", kb_id=combined)
+        merged._.alias_confidence = min(s._.alias_confidence for s in parts)
+        others = [s for s in spans if s.end <= start or s.start >= end]
+        return sorted([*others, merged], key=lambda s: s.start)
 
     def _match(self, doc: Doc, fuzzy: bool) -> list[Span]:
         spans: list[Span] = []
@@ -208,6 +227,7 @@ class AliasMatcher:
                 "aliases": {key: list(value) for key, value in sorted(self.aliases.items())},
                 "known_words": sorted(self.known_words),
                 "alias_words": sorted(self.alias_words),
+                "combinations": {k: list(v) for k, v in sorted(self.combinations.items())},
             },
         )
 
@@ -216,6 +236,7 @@ class AliasMatcher:
         self.aliases = {key: (value[0], value[1]) for key, value in data["aliases"].items()}
         self.known_words = set(data["known_words"])
         self.alias_words = set(data["alias_words"])
+        self.combinations = {k: tuple(v) for k, v in data.get("combinations", {}).items()}
         self._rebuild_index()
         return self
 

@@ -39,7 +39,9 @@ def build_pipeline(knowledge_path: Path, training_texts: list[str]) -> Language:
     """A blank English spaCy pipeline whose only component matches the knowledge's aliases."""
     nlp = spacy.blank("en")
     matcher: AliasMatcher = nlp.add_pipe(FACTORY_NAME)
-    matcher.add_aliases(parse_knowledge(knowledge_path).alias_entries())
+    knowledge = parse_knowledge(knowledge_path)
+    matcher.add_aliases(knowledge.alias_entries())
+    matcher.add_combinations(knowledge.combinations())
     matcher.add_known_words(
         token.text for doc in nlp.tokenizer.pipe(training_texts) for token in doc
     )

@@ -21,7 +21,8 @@ virtualenv (``build/medspacy-venv``, pinned by ``scripts/context_eval_requiremen
 
 Options: ``--examples N`` disagreements shown per direction, ``--json FILE`` per-message results,
 ``--unless-scope clause|sentence``. Only ``normalise``, ``sentences``, ``SIGNS``, ``detect`` and
-(for the per-match notes in the examples) ``_counts`` of ``clinic.red_flags`` are used; the
+(for the per-match notes in the examples) ``_counts``, and ``_clause_bounds`` (to scope a sign's
+``unless`` words) of ``clinic.red_flags`` are used; the
 module is imported as it is at run time and its SHA-256 is printed.
 """
 
@@ -43,9 +44,6 @@ from typing import Any
 
 TRIAGE_DIR = Path(__file__).resolve().parents[1] / "data" / "triage"
 CONTEXT_ATTRIBUTES = ("is_negated", "is_hypothetical", "is_historical", "is_family")
-# The detector's clause rule (its normalise() writes clause marks as " , "), restated here so
-# that its private helpers are not relied on: used only to scope a sign's `unless` words.
-_CLAUSE_BREAK = re.compile(r" ,|\b(?:but|although|though|however|whereas)\b")
 INSTALL_HINT = (
     "medspaCy is needed for this evaluation and is not in the project's virtualenv (on purpose).\n"
     "Run it with `make context-eval`, which makes its own virtualenv in build/medspacy-venv."
@@ -177,17 +175,6 @@ def _layers(spans: Iterable[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
     return layers
 
 
-def _clause(sentence: str, position: int) -> str:
-    start, end = 0, len(sentence)
-    for brk in _CLAUSE_BREAK.finditer(sentence):
-        if brk.end() <= position:
-            start = brk.end()
-        elif brk.start() >= position:
-            end = brk.start()
-            break
-    return sentence[start:end]
-
-
 class ConTextReader:
     def __init__(self, red_flags: Any, nlp: Any, unless_scope: str = "clause") -> None:
         self.red_flags = red_flags
@@ -206,7 +193,11 @@ class ConTextReader:
     def _excluded(self, sign: Any, sentence: str, match: re.Match[str]) -> bool:
         if not sign.unless:
             return False
-        scope = sentence if self.unless_scope == "sentence" else _clause(sentence, match.start())
+        if self.unless_scope == "sentence":
+            scope = sentence
+        else:
+            start, end = self.red_flags._clause_bounds(sentence, match.start())
+            scope = sentence[start:end]
         return bool(sign.unless.search(scope))
 
     def read(self, text: str) -> tuple[list[Target], int, list[str]]:

@@ -47,6 +47,12 @@ def outbox() -> Iterator[FakeEndpoint]:
         yield endpoint
 
 
+def _value(value, env: dict[str, str]):
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        return env[value[2:-1]]
+    return value
+
+
 @pytest.fixture(scope="module")
 def assistant(trained_model: Path, tmp_path_factory, outbox) -> Iterator[RunningAssistant]:
     work = tmp_path_factory.mktemp("channels")
@@ -59,6 +65,14 @@ def assistant(trained_model: Path, tmp_path_factory, outbox) -> Iterator[Running
     }
     credentials, enabled = build_credentials(env)
     assert enabled == ["twilio", "facebook"]
+    # The values themselves, not "${NAME}": once Rasa's YAML reader is imported in this test
+    # process (other test modules load training data), it registers an implicit resolver for
+    # "${...}", and the dumper then quotes such strings, which Rasa would not substitute.
+    credentials = {
+        channel: {k: _value(v, env) for k, v in (settings or {}).items()}
+        if isinstance(settings, dict) else settings
+        for channel, settings in credentials.items()
+    }  # fmt: skip
     path = work / "credentials.yml"
     with path.open("w") as stream:
         YAML().dump(credentials, stream)

@@ -1,7 +1,14 @@
-"""NLU quality on held-out patient messages (tests/nlu/holdout.yml, never used in training).
+"""NLU quality on the held-out patient messages (tests/nlu/holdout*.yml, never trained on).
 
-Fails below intent accuracy 0.95 or treatment-entity F1 0.95. Entities are compared by
-type and canonical id, so "derma pen" must come out as treatment=microneedling.
+- ``holdout.yml`` (issue 2): intent accuracy >= 0.95, treatment-entity F1 >= 0.95, concern
+  F1 >= 0.9.
+- ``holdout_2.yml`` (issue 9): written fresh, with public clinic FAQ headings in their original
+  wording, long messages, texting style and follow-ups; intent accuracy and treatment-entity
+  F1 >= 0.93.
+
+Entities are compared by type and canonical id, so "derma pen" must come out as
+treatment=microneedling. Both sets' errors have been read while tuning (see the README), so
+they are development sets now; the gates keep what was reached.
 """
 
 from __future__ import annotations
@@ -13,36 +20,53 @@ from rasa.shared.nlu.training_data.loading import load_data
 
 from scripts.nlu_eval import Prediction, entity_score, intent_errors, predict
 
-HOLDOUT = Path(__file__).resolve().parent / "holdout.yml"
-TRAINING_DATA = Path(__file__).resolve().parents[2] / "data" / "nlu"
-MIN_INTENT_ACCURACY = 0.95
-MIN_ENTITY_F1 = {"treatment": 0.95, "concern": 0.9}
+HERE = Path(__file__).resolve().parent
+TRAINING_DATA = HERE.parents[1] / "data" / "nlu"
+GATES = {
+    "holdout.yml": {"intent": 0.95, "treatment": 0.95, "concern": 0.9, "size": 150},
+    "holdout_2.yml": {"intent": 0.93, "treatment": 0.93, "size": 250},
+}
+HOLDOUT_2_FAQ_HEADINGS = 80
 
 
-@pytest.fixture(scope="module")
-def predictions(trained_model: Path) -> list[Prediction]:
-    return predict(trained_model, HOLDOUT)
+@pytest.fixture(scope="module", params=sorted(GATES))
+def holdout(request, trained_model: Path) -> tuple[str, list[Prediction]]:
+    return request.param, predict(trained_model, HERE / request.param)
 
 
-def test_holdout_is_large_and_not_copied_from_training() -> None:
-    holdout = {e.get("text").lower().strip() for e in load_data(str(HOLDOUT)).intent_examples}
+@pytest.mark.parametrize("name", sorted(GATES))
+def test_holdout_is_large_and_not_copied_from_training(name: str) -> None:
+    holdout = {e.get("text").lower().strip() for e in load_data(str(HERE / name)).intent_examples}
     training = {
         e.get("text").lower().strip() for e in load_data(str(TRAINING_DATA)).intent_examples
     }
-    assert len(holdout) >= 150
+    assert len(holdout) >= GATES[name]["size"]
     assert not holdout & training, f"held-out messages also in training: {holdout & training}"
 
 
-def test_intent_accuracy(predictions: list[Prediction]) -> None:
+def test_the_second_holdout_cites_its_faq_pages() -> None:
+    """Each group of FAQ headings follows a '# source: <url>' line (the page it came from)."""
+    lines = (HERE / "holdout_2.yml").read_text().splitlines()
+    sources = {line.split(":", 1)[1].strip() for line in lines if line.startswith("# source:")}
+    assert len(sources) >= 10 and all(url.startswith("http") for url in sources)
+
+
+def test_intent_accuracy(holdout: tuple[str, list[Prediction]]) -> None:
+    name, predictions = holdout
     errors = intent_errors(predictions)
     accuracy = 1 - len(errors) / len(predictions)
-    assert accuracy >= MIN_INTENT_ACCURACY, "\n".join([f"accuracy {accuracy:.3f}", *errors])
+    assert accuracy >= GATES[name]["intent"], "\n".join(
+        [f"{name}: accuracy {accuracy:.3f}", *errors]
+    )
 
 
-@pytest.mark.parametrize("entity_type", sorted(MIN_ENTITY_F1))
-def test_entity_f1(predictions: list[Prediction], entity_type: str) -> None:
+@pytest.mark.parametrize("entity_type", ["treatment", "concern"])
+def test_entity_f1(holdout: tuple[str, list[Prediction]], entity_type: str) -> None:
+    name, predictions = holdout
+    if entity_type not in GATES[name]:
+        pytest.skip(f"{name} has no {entity_type} gate")
     score = entity_score(predictions, entity_type)
     assert score.true_positives > 0
-    assert score.f1 >= MIN_ENTITY_F1[entity_type], "\n".join(
-        [f"{entity_type} F1 {score.f1:.3f}", *score.errors]
+    assert score.f1 >= GATES[name][entity_type], "\n".join(
+        [f"{name}: {entity_type} F1 {score.f1:.3f}", *score.errors]
     )

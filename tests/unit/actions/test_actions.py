@@ -41,15 +41,18 @@ def test_answers_each_topic_for_each_treatment(topic: str, treatment_id: str) ->
 
 
 @pytest.mark.parametrize("treatment_id", TREATMENT_IDS)
-def test_cost_adds_the_clinic_prices(treatment_id: str) -> None:
+def test_cost_answers_start_with_the_clinic_prices(treatment_id: str) -> None:
     settings = get_settings()
     messages, _, _ = run_action(
         ActionAnswerQuestion(), make_tracker("ask_cost", [("treatment", treatment_id)])
     )
     price = settings.prices[treatment_id]
-    assert settings.format_money(price.per_session) in text_of(messages)
-    assert settings.format_money(price.per_course) in text_of(messages)
-    assert "confirmed at your consultation" in text_of(messages)
+    text = text_of(messages)
+    first_sentence = text.split(". ")[0]
+    assert settings.format_money(price.per_session) in first_sentence
+    assert settings.format_money(price.per_course) in text
+    assert text.lower().count("consultation") == 1  # "confirmed at your consultation", once
+    assert [b["payload"] for b in messages[-1]["buttons"]] == ["/request_booking", "/request_human"]
 
 
 def test_exosome_answers_say_donor_derived_and_not_approved() -> None:
@@ -242,3 +245,27 @@ def test_slot_events_are_rasa_sdk_events() -> None:
     dispatcher = CollectingDispatcher()
     events = ActionAnswerQuestion().run(dispatcher, make_tracker("ask_cost"), {})
     assert events == [SlotSet("pending_topic", "cost")]
+
+
+def test_two_questions_in_one_message_say_which_is_answered_and_offer_the_other() -> None:
+    tracker = make_tracker(
+        "ask_sessions",
+        [("treatment", "prp")],
+        text="How many sessions of PRP would I need? And does it hurt?",
+        ranking=[("ask_sessions", 0.6), ("ask_pain", 0.3), ("ask_cost", 0.05)],
+    )
+    messages, reply, _ = run_action(ActionAnswerQuestion(), tracker)
+    assert messages[0]["text"].startswith("On number of sessions:")
+    assert reply["also_asked"] == "pain"
+    assert messages[-1]["buttons"][0]["payload"] == '/ask_pain{"treatment":"prp"}'
+
+
+def test_one_question_is_answered_without_the_offer() -> None:
+    tracker = make_tracker(
+        "ask_sessions",
+        [("treatment", "prp")],
+        text="how many sessions of prp do i need",
+        ranking=[("ask_sessions", 0.6), ("ask_pain", 0.3)],
+    )
+    _, reply, _ = run_action(ActionAnswerQuestion(), tracker)
+    assert "also_asked" not in reply

@@ -59,8 +59,18 @@ def test_start_booking_sets_kind_prefills_treatment_and_starts_the_form(
 def test_form_validation(slot: str, value: str, expected) -> None:
     dispatcher = CollectingDispatcher()
     validate = getattr(ValidateBookingForm(), f"validate_{slot}")
-    assert validate(value, dispatcher, tracker(), {}) == {slot: expected}
+    asked = tracker(slots={"requested_slot": slot})
+    assert validate(value, dispatcher, asked, {}) == {slot: expected}
     assert bool(dispatcher.messages) == (expected is None)  # a clear message when refused
+
+
+@pytest.mark.parametrize("slot", ["contact_name", "contact_details", "preferred_time"])
+def test_no_complaint_about_a_question_not_asked_yet(slot: str) -> None:
+    # When the form starts, its slots are cleared: validating them must stay silent.
+    dispatcher = CollectingDispatcher()
+    validate = getattr(ValidateBookingForm(), f"validate_{slot}")
+    assert validate(None, dispatcher, tracker(slots={"requested_slot": None}), {}) == {slot: None}
+    assert dispatcher.messages == []
 
 
 @pytest.fixture()
@@ -114,3 +124,21 @@ def test_previous_turn_was_fallback() -> None:
     assert previous_turn_was_fallback(tracker(events=events("action_fallback")))
     assert not previous_turn_was_fallback(tracker(events=events("action_answer_question")))
     assert not previous_turn_was_fallback(tracker(events=[{"event": "user", "text": "zorp"}]))
+
+
+@pytest.mark.parametrize(
+    "text, intent, confidence, rejected",
+    [("what is prp?", "ask_overview", 0.95, True), ("how much is it", "ask_cost", 0.9, True),
+     ("Priya Patel", "ask_cost", 0.47, False), ("after 5pm", "ask_aftercare", 0.98, False),
+     ("Sam", "nlu_fallback", 0.3, False)],
+)  # fmt: skip
+def test_a_question_instead_of_an_answer_is_handed_back(text, intent, confidence, rejected) -> None:
+    import asyncio
+
+    asked = make_tracker(
+        intent, text=text, confidence=confidence, slots={"requested_slot": "contact_name"},
+        active_loop={"name": "booking_form"},
+    )  # fmt: skip
+    events = asyncio.run(ValidateBookingForm().run(CollectingDispatcher(), asked, {}))
+    names = [e["event"] for e in events]
+    assert ("action_execution_rejected" in names) == rejected

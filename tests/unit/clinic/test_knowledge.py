@@ -225,3 +225,22 @@ def test_settings_without_a_price_for_a_treatment(tmp_path, knowledge) -> None:
     path = _copy_with(tmp_path, SETTINGS_FILE_NAME, "  exosomes:\n", "  exosome:\n")
     with pytest.raises(KnowledgeError, match=r"prices\.exosome: unknown field"):
         parse_settings(path, knowledge)
+
+
+def test_combines_must_name_known_treatments(tmp_path, knowledge) -> None:
+    path = _copy_with(
+        tmp_path,
+        KNOWLEDGE_FILE_NAME,
+        "combines: [microneedling, prp]",
+        "combines: [microneedling, prq]",
+    )
+    with pytest.raises(KnowledgeError) as raised:
+        parse_knowledge(path)
+    assert (
+        raised.value.field == "treatments[3].combines[1]"
+        and "unknown treatment" in raised.value.problem
+    )
+
+
+def test_the_combination_of_microneedling_and_prp(knowledge) -> None:
+    assert knowledge.combinations() == {"microneedling_prp": ("microneedling", "prp")}

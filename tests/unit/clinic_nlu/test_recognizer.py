@@ -166,3 +166,24 @@ def test_a_loaded_recognizer_finds_what_the_trained_one_did(trained_and_loaded) 
     for text in ROUND_TRIP_TEXTS:
         assert _recognised(loaded, text) == _recognised(trained, text), text
     assert _recognised(loaded, ROUND_TRIP_TEXTS[1])[0], "the comparison must not be vacuous"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("How does microneedling work with PRP?", ["microneedling_prp"]),
+        ("what's the point of adding PRP to microneedling", ["microneedling_prp"]),
+        ("PRP microneedling", ["microneedling_prp"]),
+        ("microneedling or prp, which is better?", ["microneedling", "prp"]),
+        ("microneedling vs PRP", ["microneedling", "prp"]),
+    ],
+)
+def test_parts_named_together_are_the_combined_treatment(nlp, text: str, expected) -> None:
+    assert [e.kb_id_ for e in nlp(text).ents] == expected
+
+
+def test_combinations_survive_saving_and_loading(nlp, tmp_path: Path) -> None:
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    text = "How does microneedling work with PRP?"
+    assert [e.kb_id_ for e in loaded(text).ents] == ["microneedling_prp"]
