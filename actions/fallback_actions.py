@@ -18,7 +18,7 @@ from actions.common import (
     treatment_in_focus,
 )
 from clinic.answering import out_of_scope_text, what_i_can_help_with
-from clinic.contract import CLINIC_INTENT_LABELS, TOPIC_BY_INTENT, TOPICS
+from clinic.contract import CLINIC_INTENT_LABELS, MEDICATION_KEY, TOPIC_BY_INTENT, TOPICS
 from clinic.knowledge import get_knowledge
 from clinic.settings import get_settings
 
@@ -128,7 +128,7 @@ class ActionOutOfScope(ResumesForm, Action):
             for p in entity_values(tracker.latest_message, "other_procedure")
             if p in knowledge.not_offered
         ]
-        if tracker.latest_message.get("medication"):  # set by MedicationQuestionCheck
+        if tracker.latest_message.get(MEDICATION_KEY):  # set by MedicationQuestionCheck
             text = (
                 "I can't advise on medicines or doses. Please ask the doctor who prescribed it "
                 f"or a pharmacist, or call the clinic on {get_settings().phone} and the team "

@@ -29,6 +29,7 @@ from actions.common import (
 from clinic import clock
 from clinic.complication_screen import Triage
 from clinic.contact import find_phone
+from clinic.contract import TRIAGE_KEY
 from clinic.frontdesk import get_store
 from clinic.knowledge import get_knowledge
 from clinic.settings import ClinicSettings, get_settings
@@ -38,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 # Channels whose sender id is the patient's phone number.
 PHONE_CHANNELS = {"twilio"}
-TRIAGE_KEY = "triage"  # set on the message by clinic_nlu.red_flag_check.RedFlagCheck
 CALLBACK_TICKET_SLOT = "callback_ticket"
 CALLBACK_PHONE_SLOT = "callback_phone"
 URGENT_PER_SENDER_PER_HOUR_ENV = "CLINIC_URGENT_PER_SENDER_PER_HOUR"

@@ -46,6 +46,13 @@ TOPICS: dict[str, str] = {
 }
 
 
+# Decided by the NLU pipeline's checks, not by the intent classifier alone
+# (clinic_nlu/red_flag_check.py, clinic_nlu/medication_check.py), and read by the actions.
+REPORT_COMPLICATION = "report_complication"
+OUT_OF_SCOPE = "out_of_scope"
+TRIAGE_KEY = "triage"  # on a report_complication message: clinic.complication_screen.Triage
+MEDICATION_KEY = "medication"  # on an out_of_scope message: a medicine question was declined
+
 COMPARE_TREATMENTS = "compare_treatments"
 ASK_CONCERN = "ask_concern"
 INFORM_TREATMENT = "inform_treatment"

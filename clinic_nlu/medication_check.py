@@ -14,11 +14,10 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from clinic.contract import MEDICATION_KEY, OUT_OF_SCOPE, REPORT_COMPLICATION
 from clinic.medication import asks_about_medication
 
-OUT_OF_SCOPE = "out_of_scope"
-MEDICATION_KEY = "medication"
-NEVER_OVERRIDDEN = {"report_complication"}
+NEVER_OVERRIDDEN = {REPORT_COMPLICATION}
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)

@@ -25,13 +25,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from clinic.complication_screen import ComplicationClassifier, triage
+from clinic.contract import REPORT_COMPLICATION, TRIAGE_KEY
 from clinic.labelled_triage import LABELLED_DIR, load_labelled
 from clinic.paths import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
 
-REPORT_COMPLICATION = "report_complication"
-TRIAGE_KEY = "triage"
 MODEL_FILE = "complication_classifier.pkl"
 
 

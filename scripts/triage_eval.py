@@ -18,10 +18,9 @@ from pathlib import Path
 
 from rasa.core.agent import Agent
 
+from clinic.contract import REPORT_COMPLICATION, TRIAGE_KEY
 from clinic.labelled_triage import LabelledMessage, labelled_files, load_labelled_file
 from clinic.paths import MODELS_DIR
-
-REPORT_COMPLICATION = "report_complication"
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def triage_messages(agent: Agent, messages: list[LabelledMessage]) -> list[Outco
 
     outcomes = []
     for message, parsed in zip(messages, asyncio.run(parse_all()), strict=True):
-        triage = parsed.get("triage") or {}
+        triage = parsed.get(TRIAGE_KEY) or {}
         flagged = (parsed.get("intent") or {}).get("name") == REPORT_COMPLICATION
         outcomes.append(
             Outcome(

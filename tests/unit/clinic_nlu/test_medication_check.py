@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rasa.shared.nlu.training_data.message import Message
 
-from clinic_nlu.medication_check import MEDICATION_KEY, MedicationQuestionCheck
+from clinic.contract import MEDICATION_KEY
+from clinic_nlu.medication_check import MedicationQuestionCheck
 
 
 def _message(text: str, intent: str) -> Message:

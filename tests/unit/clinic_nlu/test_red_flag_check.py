@@ -13,8 +13,9 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 
+from clinic.contract import REPORT_COMPLICATION, TRIAGE_KEY
 from clinic.paths import PROJECT_ROOT
-from clinic_nlu.red_flag_check import MODEL_FILE, REPORT_COMPLICATION, TRIAGE_KEY, RedFlagCheck
+from clinic_nlu.red_flag_check import MODEL_FILE, RedFlagCheck
 
 # Messages none of the training data holds, with what the check should decide.
 UNSEEN = {
