@@ -12,6 +12,7 @@ next-best intent, so "is redness normal after microneedling?" stays a side-effec
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from clinic.complication_screen import ComplicationClassifier, triage
 from clinic.contract import REPORT_COMPLICATION, TRIAGE_KEY
-from clinic.labelled_triage import LABELLED_DIR, load_labelled
+from clinic.labelled_triage import LABELLED_DIR, labelled_files, load_labelled
 from clinic.paths import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,16 @@ class RedFlagCheck(GraphComponent):
     def get_default_config() -> dict[str, Any]:
         # The labelled triage messages, relative to the project root.
         return {"labelled_dir": str(LABELLED_DIR.relative_to(PROJECT_ROOT))}
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        # The labelled files are training data Rasa does not see: without them in the
+        # fingerprint, `rasa train` would reuse a classifier trained on older labels.
+        directory = PROJECT_ROOT / Path({**cls.get_default_config(), **config}["labelled_dir"])
+        digest = hashlib.sha256()
+        for path in labelled_files(directory):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()
 
     def __init__(
         self,

@@ -119,3 +119,14 @@ def test_a_check_without_a_trained_classifier_still_runs_the_rules(tmp_path) -> 
     assert _decisions(untrained, ["I have a fever since the PRP"])[0][:2] == (
         REPORT_COMPLICATION, "rules",
     )  # fmt: skip
+
+
+def test_the_fingerprint_follows_the_labelled_files(tmp_path) -> None:
+    labelled = tmp_path / "triage"
+    labelled.mkdir()
+    (labelled / "a.yml").write_text("red_flags: []\nordinary: []\n")
+    config = {"labelled_dir": str(labelled)}
+    before = RedFlagCheck.fingerprint_addon(config)
+    (labelled / "a.yml").write_text("red_flags: []\nordinary:\n  - text: is redness normal?\n")
+    assert RedFlagCheck.fingerprint_addon(config) != before
+    assert RedFlagCheck.fingerprint_addon(RedFlagCheck.get_default_config()) is not None
