@@ -135,16 +135,19 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def _hashed(value: str, missing: str) -> str:
+    """SHA-256 hex of a required value that may be personal data (a phone-number sender)."""
+    if not value:
+        raise ValueError(missing)
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
 def _hash_key(key: str) -> str:
-    if not key:
-        raise ValueError("an idempotency key is required (e.g. sender id + message id)")
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return _hashed(key, "an idempotency key is required (e.g. sender id + message id)")
 
 
 def _hash_sender(sender_id: str) -> str:
-    if not sender_id:
-        raise ValueError("a sender id is required")
-    return hashlib.sha256(sender_id.encode("utf-8")).hexdigest()
+    return _hashed(sender_id, "a sender id is required")
 
 
 def _naive_utc(moment: datetime) -> datetime:
