@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from aiohttp import web
@@ -26,6 +27,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    # Refused staff sign-ins are WARNINGs, sign-ins INFO; aiohttp's access log stays off.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("webapp").setLevel(logging.INFO)
     try:
         app = create_app(args.rasa_url)
     except ValueError as error:

@@ -4,7 +4,8 @@
   server's address (``$CLINIC_RASA_URL``, default ``http://localhost:5005``) filled in;
 - ``GET /widget/...``: the widget's static files (``widget/``);
 - ``GET /api/sources``: the title of each source document, shown under answers;
-- ``/staff``: the front-desk inbox of tickets, behind ``$CLINIC_STAFF_TOKEN`` (``webapp.staff``).
+- ``/staff``: the front-desk inbox of tickets, behind ``$CLINIC_STAFF_TOKEN`` (``webapp.staff``;
+  set ``$CLINIC_TRUST_PROXY=1`` behind nginx).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def create_app(
 ) -> web.Application:
     """The app; ``rasa_url`` defaults to ``$CLINIC_RASA_URL``, then ``http://localhost:5005``,
     ``staff_token`` to ``$CLINIC_STAFF_TOKEN`` and ``ticket_store`` to the store configured by
-    the environment (see ``clinic.frontdesk.store``)."""
+    the environment (see ``clinic.frontdesk.store``). Raises ValueError for a Rasa URL that is
+    not http(s), a staff token shorter than 32 characters or a bad ``$CLINIC_TRUST_PROXY``."""
     app = web.Application()
     app[RASA_URL] = checked_rasa_url(rasa_url or os.environ.get(RASA_URL_ENV) or DEFAULT_RASA_URL)
     app.router.add_get("/", demo_page)

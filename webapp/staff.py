@@ -1,15 +1,34 @@
 """The front-desk inbox at ``/staff``: open tickets, most urgent first, and their status.
 
-Access needs the staff token (``$CLINIC_STAFF_TOKEN``), either as ``Authorization: Bearer
-<token>`` or typed once into the sign-in form, which sets a signed session cookie. Without
-the variable every ``/staff`` route answers 503 rather than being open to anyone.
+Access needs the staff token (``$CLINIC_STAFF_TOKEN``, at least 32 characters: a shorter one
+stops the app at start), either as ``Authorization: Bearer <token>`` or typed once into the
+sign-in form, which starts a browser session. Without the variable every ``/staff`` route
+answers 503 rather than being open to anyone.
 
-- ``GET /staff``: the inbox (401 with the sign-in form without a valid token);
+- ``GET /staff``: the inbox (401 with the sign-in form without a valid token or session);
 - ``POST /staff/login``, ``POST /staff/logout``: start or end a browser session;
 - ``POST /staff/tickets/{id}/status`` (form field ``status``): open, contacted or closed.
   Cookie sessions must also send the form's ``csrf_token`` (another site could make a
   signed-in browser POST; it cannot read the token). Bearer requests need none: browsers
   never add that header by themselves.
+
+Sign-in hardening:
+
+- Wrong tokens (form or Bearer) are counted per client address and overall over a sliding
+  window (``SignInLimits``: 5 per address, 50 overall, per 5 minutes). Past a limit every
+  token attempt gets 429 with ``Retry-After``, the right token included (else the lock would
+  still answer guesses); sessions already signed in keep working. A success resets nothing:
+  staff sharing an address with a guesser would otherwise hand the guesser fresh attempts.
+- The client address is the connection's peer, or, with ``$CLINIC_TRUST_PROXY=1`` (behind
+  nginx), the first ``X-Forwarded-For`` hop; IPv6 addresses are counted per /64. The outermost
+  proxy must overwrite that header (``proxy_set_header X-Forwarded-For $remote_addr``): a
+  client-sent first hop would let one guesser pass for many (the overall limit still holds).
+- Every refusal is logged at WARNING with the address, the reason and the failure counts;
+  never the token or any part of it.
+- Sessions live in this process's memory (a random id, signed, in the cookie): signing out
+  revokes the session, so a copied cookie stops working; a restart signs everyone out. The
+  cookie is HttpOnly, SameSite=Strict, and Secure when the request came over HTTPS (directly,
+  or ``X-Forwarded-Proto: https`` from a trusted proxy).
 
 Patient text is untrusted: everything from a ticket is HTML-escaped, and the page's
 Content-Security-Policy allows no scripts at all.
@@ -21,10 +40,14 @@ import asyncio
 import hashlib
 import hmac
 import html
+import ipaddress
 import logging
+import math
 import os
 import secrets
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -36,8 +59,16 @@ from clinic.frontdesk.store import STATUSES, Ticket, TicketNotFoundError, Ticket
 logger = logging.getLogger(__name__)
 
 STAFF_TOKEN_ENV = "CLINIC_STAFF_TOKEN"
+TRUST_PROXY_ENV = "CLINIC_TRUST_PROXY"
+MIN_TOKEN_LENGTH = 32
+MAKE_TOKEN_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 SESSION_COOKIE = "clinic_staff_session"
 SESSION_SECONDS = 12 * 3600  # one working day, then sign in again
+# Sessions are only made with the right token; the cap bounds memory even so.
+MAX_LIVE_SESSIONS = 1000
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"", "0", "false", "no", "off"}
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",  # patient data must not stay in shared caches
@@ -73,6 +104,194 @@ def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def checked_staff_token(token: str) -> str:
+    """``token`` stripped; refuses a non-empty one too short to resist guessing."""
+    token = token.strip()
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        # Never echo the token (or its length) back: this message ends up in logs.
+        raise ValueError(
+            f"the staff token (${STAFF_TOKEN_ENV}) is shorter than {MIN_TOKEN_LENGTH} "
+            f"characters; make a random one with: {MAKE_TOKEN_COMMAND}"
+        )
+    return token
+
+
+def trust_proxy_from_env() -> bool:
+    """``$CLINIC_TRUST_PROXY``: 1/true/yes/on, or 0/false/no/off/unset."""
+    raw = os.environ.get(TRUST_PROXY_ENV, "").strip().lower()
+    if raw not in TRUE_WORDS | FALSE_WORDS:
+        # Guessing either way is wrong here: refuse to start instead.
+        raise ValueError(f"${TRUST_PROXY_ENV} must be 1 or 0, not {raw!r}")
+    return raw in TRUE_WORDS
+
+
+def first_header_value(request: web.Request, name: str) -> str:
+    """The first comma-separated item of header ``name``: the hop the client connected from."""
+    return request.headers.get(name, "").split(",")[0].strip()
+
+
+def client_address(request: web.Request, *, trust_proxy: bool) -> str:
+    """The connection's peer, or the first ``X-Forwarded-For`` hop from a trusted proxy."""
+    if trust_proxy:
+        try:
+            # Parsing also keeps whatever else a client wrote there out of the logs.
+            return str(ipaddress.ip_address(first_header_value(request, "X-Forwarded-For")))
+        except ValueError:
+            pass  # missing or malformed: count it against the proxy itself
+    return request.remote or "unknown"
+
+
+def throttle_key(address: str) -> str:
+    """What failures are counted against: the address, or its /64 for IPv6 (one end user
+    usually holds a whole /64 and could otherwise switch address after every guess)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def is_https(request: web.Request, *, trust_proxy: bool) -> bool:
+    if request.secure:
+        return True
+    return trust_proxy and first_header_value(request, "X-Forwarded-Proto").lower() == "https"
+
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """Wrong tokens allowed in any ``window_seconds``, from one address and from all."""
+
+    per_address: int = 5
+    overall: int = 50
+    window_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class Lockout:
+    reason: str  # "address_locked_out" or "all_addresses_locked_out"
+    retry_after: int  # whole seconds, as the Retry-After header wants
+
+
+class FailedSignIns:
+    """Wrong tokens of the last window, per throttle key and overall (a sliding log).
+
+    Attempts refused by a limit are not recorded, so the log never holds more than
+    ``limits.overall`` entries, however long an attack lasts.
+    """
+
+    def __init__(self, limits: SignInLimits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._overall: deque[float] = deque()
+        self._by_key: dict[str, deque[float]] = {}
+
+    def _forget_old(self) -> float:
+        now = self._clock()
+        cutoff = now - self.limits.window_seconds
+        for times in (self._overall, *self._by_key.values()):
+            while times and times[0] <= cutoff:
+                times.popleft()
+        self._by_key = {key: times for key, times in self._by_key.items() if times}
+        return now
+
+    def counts(self, key: str) -> tuple[int, int]:
+        """Failures in the window: from ``key``, and from everyone."""
+        self._forget_old()
+        return len(self._by_key.get(key, ())), len(self._overall)
+
+    def lockout(self, key: str) -> Lockout | None:
+        """Why ``key`` may not try a token now and for how long, or None if it may."""
+        now = self._forget_old()
+        waits = []
+        for times, limit, reason in (
+            (self._by_key.get(key, deque()), self.limits.per_address, "address_locked_out"),
+            (self._overall, self.limits.overall, "all_addresses_locked_out"),
+        ):
+            if len(times) >= limit:
+                # Free again once the entry that makes the count reach the limit leaves.
+                freed_at = times[len(times) - limit] + self.limits.window_seconds
+                waits.append((freed_at - now, reason))
+        if not waits:
+            return None
+        wait, reason = max(waits)
+        return Lockout(reason, max(1, math.ceil(wait)))
+
+    def record(self, key: str) -> None:
+        now = self._forget_old()
+        self._overall.append(now)
+        self._by_key.setdefault(key, deque()).append(now)
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    csrf: str  # the form token this session's POSTs must carry
+    expires_at: float  # on the monotonic clock
+
+
+class StaffSessions:
+    """The live browser sessions, in this process's memory: a restart signs everyone out.
+
+    The cookie holds a random session id and its HMAC under a per-process key, so made-up
+    cookies are refused before any lookup.
+    """
+
+    def __init__(
+        self,
+        lifetime_seconds: float = SESSION_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.lifetime_seconds = lifetime_seconds
+        self._clock = clock
+        self._key = secrets.token_bytes(32)
+        self._live: dict[str, StaffSession] = {}
+
+    def _sign(self, session_id: str) -> str:
+        return hmac.new(self._key, session_id.encode(), hashlib.sha256).hexdigest()
+
+    def _session_id(self, cookie: str) -> str | None:
+        session_id, _, signature = cookie.partition(".")
+        # compare_digest takes ASCII strings only, and real cookies are nothing else.
+        if (
+            session_id
+            and cookie.isascii()
+            and hmac.compare_digest(signature, self._sign(session_id))
+        ):
+            return session_id
+        return None
+
+    def start(self) -> str:
+        """A new session; returns the cookie value."""
+        now = self._clock()
+        # One lifetime for all: the oldest sessions come first and expire first.
+        for session_id, session in list(self._live.items()):
+            if session.expires_at > now and len(self._live) < MAX_LIVE_SESSIONS:
+                break
+            del self._live[session_id]
+        session_id = secrets.token_urlsafe(32)
+        self._live[session_id] = StaffSession(
+            csrf=secrets.token_urlsafe(32), expires_at=now + self.lifetime_seconds
+        )
+        return f"{session_id}.{self._sign(session_id)}"
+
+    def find(self, cookie: str) -> StaffSession | None:
+        """The live session of ``cookie``, or None (made up, expired or signed out)."""
+        session_id = self._session_id(cookie)
+        session = self._live.get(session_id) if session_id else None
+        if session is not None and session.expires_at <= self._clock():
+            del self._live[session_id]
+            return None
+        return session
+
+    def end(self, cookie: str) -> bool:
+        """Revoke the session of ``cookie``; False if it was not live."""
+        session_id = self._session_id(cookie)
+        return session_id is not None and self._live.pop(session_id, None) is not None
+
+
 @dataclass(frozen=True)
 class StaffAuth:
     """Who is asking: ``csrf`` is the form token a cookie session must send back."""
@@ -82,12 +301,21 @@ class StaffAuth:
 
 
 class StaffInbox:
-    def __init__(self, token: str, store: TicketStore | None = None) -> None:
-        self.token = token
+    def __init__(
+        self,
+        token: str,
+        store: TicketStore | None = None,
+        *,
+        limits: SignInLimits | None = None,
+        trust_proxy: bool = False,
+        session_seconds: float = SESSION_SECONDS,
+    ) -> None:
+        # Compared as digests, so the comparison takes the same time whatever the length.
+        self._token_digest = hashlib.sha256(token.encode()).digest()
         self._store = store
-        # Sessions are signed with a key derived from the token: changing the token signs
-        # everybody out, and no session state needs storing.
-        self._key = hashlib.sha256(b"clinic-staff-session\0" + token.encode()).digest()
+        self.trust_proxy = trust_proxy
+        self.failures = FailedSignIns(limits or SignInLimits())
+        self.sessions = StaffSessions(session_seconds)
 
     @property
     def store(self) -> TicketStore:
@@ -96,58 +324,110 @@ class StaffInbox:
 
     # -- authentication ---------------------------------------------------------------
 
-    def _sign(self, message: str) -> str:
-        return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
+    def token_matches(self, candidate: str) -> bool:
+        # surrogateescape: aiohttp keeps a header's undecodable bytes that way.
+        digest = hashlib.sha256(candidate.strip().encode("utf-8", "surrogateescape")).digest()
+        return hmac.compare_digest(digest, self._token_digest)
 
-    def new_session(self) -> str:
-        issued, nonce = str(int(time.time())), secrets.token_urlsafe(16)
-        return f"{issued}.{nonce}.{self._sign(f'{issued}.{nonce}')}"
+    def log_refusal(self, address: str, reason: str) -> None:
+        # The address, why and how often: never the token, not even a piece of a wrong one.
+        from_address, overall = self.failures.counts(throttle_key(address))
+        logger.warning(
+            "staff access refused: address=%s reason=%s wrong_tokens_from_address=%d "
+            "wrong_tokens_overall=%d window=%ds",
+            address,
+            reason,
+            from_address,
+            overall,
+            self.failures.limits.window_seconds,
+        )
+
+    def check_token(self, request: web.Request, candidate: str, via: str) -> Lockout | bool:
+        """Whether ``candidate`` is the token, or the lockout that stops it being tried."""
+        address = client_address(request, trust_proxy=self.trust_proxy)
+        key = throttle_key(address)
+        lockout = self.failures.lockout(key)
+        if lockout is not None:
+            self.log_refusal(address, lockout.reason)
+            return lockout
+        if self.token_matches(candidate):
+            return True
+        self.failures.record(key)
+        self.log_refusal(address, f"wrong_token_{via}")
+        return False
 
     def authenticate(self, request: web.Request) -> StaffAuth | None:
-        header = request.headers.get("Authorization", "")
-        scheme, _, credentials = header.partition(" ")
-        if scheme.lower() == "bearer" and credentials:
-            if hmac.compare_digest(credentials.strip().encode(), self.token.encode()):
-                return StaffAuth("bearer")
+        """The Bearer token or the session cookie; raises 429 while token attempts are locked."""
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            checked = self.check_token(request, credentials, "bearer")
+            if isinstance(checked, Lockout):
+                raise web.HTTPTooManyRequests(
+                    text=f"too many wrong tokens: try again in {checked.retry_after} s",
+                    headers={"Retry-After": str(checked.retry_after)},
+                )
+            return StaffAuth("bearer") if checked else None
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
             return None
-        issued, _, rest = request.cookies.get(SESSION_COOKIE, "").partition(".")
-        nonce, _, signature = rest.partition(".")
-        if not (issued.isdigit() and nonce and signature):
+        session = self.sessions.find(cookie)
+        if session is None:
+            address = client_address(request, trust_proxy=self.trust_proxy)
+            self.log_refusal(address, "unknown_expired_or_signed_out_session")
             return None
-        if not hmac.compare_digest(signature, self._sign(f"{issued}.{nonce}")):
-            return None
-        if not 0 <= time.time() - int(issued) < SESSION_SECONDS:
-            return None
-        return StaffAuth("cookie", csrf=self._sign(f"csrf.{nonce}"))
+        return StaffAuth("cookie", csrf=session.csrf)
+
+    def signed_out_page(self, request: web.Request) -> web.Response:
+        response = login_page(status=401)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie and self.sessions.find(cookie) is None:
+            # A dead session cookie: drop it, so the browser stops sending it.
+            response.del_cookie(SESSION_COOKIE, path="/staff")
+        return response
 
     # -- handlers -----------------------------------------------------------------------
 
     async def inbox(self, request: web.Request) -> web.Response:
         auth = self.authenticate(request)
         if auth is None:
-            return login_page(status=401)
+            return self.signed_out_page(request)
         tickets = await asyncio.to_thread(self.store.list_tickets, ("open", "contacted"))
         return html_response(inbox_page(tickets, auth))
 
     async def login(self, request: web.Request) -> web.Response:
         form = await request.post()
-        token = str(form.get("token", "")).strip()
-        if not hmac.compare_digest(token.encode(), self.token.encode()):
-            logger.info("staff sign-in refused")
+        checked = self.check_token(request, str(form.get("token", "")), "form")
+        if isinstance(checked, Lockout):
+            minutes = math.ceil(checked.retry_after / 60)
+            response = login_page(
+                status=429,
+                error=f"Too many wrong tokens. Try again in {minutes} minute"
+                f"{'' if minutes == 1 else 's'}.",
+            )
+            response.headers["Retry-After"] = str(checked.retry_after)
+            return response
+        if not checked:
             return login_page(status=401, error="That token is not right.")
+        address = client_address(request, trust_proxy=self.trust_proxy)
+        logger.info("staff signed in: address=%s", address)
+        previous = request.cookies.get(SESSION_COOKIE)
+        if previous:
+            self.sessions.end(previous)  # signing in again replaces the old session
         response = web.HTTPSeeOther("/staff")
         response.set_cookie(
             SESSION_COOKIE,
-            self.new_session(),
-            max_age=SESSION_SECONDS,
+            self.sessions.start(),
+            max_age=math.ceil(self.sessions.lifetime_seconds),
             path="/staff",
             httponly=True,
             samesite="Strict",
-            secure=request.secure,
+            secure=is_https(request, trust_proxy=self.trust_proxy),
         )
         raise response
 
     async def logout(self, request: web.Request) -> web.Response:
+        # Revoked on the server: a copy of the cookie taken before is worthless from now on.
+        self.sessions.end(request.cookies.get(SESSION_COOKIE, ""))
         response = web.HTTPSeeOther("/staff")
         response.del_cookie(SESSION_COOKIE, path="/staff")
         raise response
@@ -155,11 +435,12 @@ class StaffInbox:
     async def set_status(self, request: web.Request) -> web.Response:
         auth = self.authenticate(request)
         if auth is None:
-            return login_page(status=401)
+            return self.signed_out_page(request)
         form = await request.post()
-        if auth.csrf is not None and not hmac.compare_digest(
-            str(form.get("csrf_token", "")).encode(), auth.csrf.encode()
-        ):
+        sent_csrf = str(form.get("csrf_token", "")).encode("utf-8", "surrogateescape")
+        if auth.csrf is not None and not hmac.compare_digest(sent_csrf, auth.csrf.encode()):
+            address = client_address(request, trust_proxy=self.trust_proxy)
+            self.log_refusal(address, "missing_or_wrong_form_token")
             return plain_response("missing or wrong form token: reload the inbox", status=403)
         status = str(form.get("status", ""))
         if status not in STATUSES:
@@ -173,11 +454,19 @@ class StaffInbox:
 
 
 def add_staff_routes(
-    app: web.Application, *, token: str | None = None, store: TicketStore | None = None
+    app: web.Application,
+    *,
+    token: str | None = None,
+    store: TicketStore | None = None,
+    trust_proxy: bool | None = None,
+    limits: SignInLimits | None = None,
+    session_seconds: float = SESSION_SECONDS,
 ) -> None:
     """The inbox routes; ``token`` defaults to ``$CLINIC_STAFF_TOKEN``, ``store`` to the
-    store from the environment (``clinic.frontdesk.get_store``)."""
-    token = (os.environ.get(STAFF_TOKEN_ENV, "") if token is None else token).strip()
+    store from the environment (``clinic.frontdesk.get_store``), ``trust_proxy`` to
+    ``$CLINIC_TRUST_PROXY``. Raises ValueError for a token shorter than 32 characters."""
+    token = checked_staff_token(os.environ.get(STAFF_TOKEN_ENV, "") if token is None else token)
+    trust_proxy = trust_proxy_from_env() if trust_proxy is None else trust_proxy
     app.on_response_prepare.append(_security_headers)
     if not token:
         # Never open: without a token every /staff route says it is not configured.
@@ -189,7 +478,9 @@ def add_staff_routes(
         ):
             app.router.add_route(method, path, not_configured)
         return
-    inbox = StaffInbox(token, store)
+    inbox = StaffInbox(
+        token, store, limits=limits, trust_proxy=trust_proxy, session_seconds=session_seconds
+    )
     app.router.add_get("/staff", inbox.inbox)
     app.router.add_post("/staff/login", inbox.login)
     app.router.add_post("/staff/logout", inbox.logout)

@@ -1,8 +1,9 @@
 """The ticket store on a real SQLite file and a real PostgreSQL server.
 
-PostgreSQL: ``$CLINIC_TEST_POSTGRES_URL``, default ``postgresql://postgres@127.0.0.1:5432/test``.
-Each test gets its own schema, dropped afterwards, so parallel runs never share a table. An
-unreachable server fails these tests (it is part of what is being tested), never skips them.
+PostgreSQL: the ``postgres_url`` fixture (tests/conftest.py): ``$CLINIC_TEST_POSTGRES_URL``, or
+a private server started for the session. Each test gets its own schema, dropped afterwards, so
+tests sharing a server never share a table. An unreachable server fails these tests (it is part
+of what is being tested), never skips them.
 """
 
 from __future__ import annotations
@@ -33,10 +34,7 @@ from clinic.frontdesk.store import (
     database_url,
 )
 from clinic.paths import PROJECT_ROOT
-
-POSTGRES_URL = os.environ.get(
-    "CLINIC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+from tests.support.services import POSTGRES_URL_ENV
 
 PATIENT = {
     "name": "Jane Example",
@@ -49,9 +47,9 @@ StoreFactory = Callable[..., TicketStore]
 
 
 @contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A fresh schema on the test server, dropped afterwards."""
-    engine = sa.create_engine(POSTGRES_URL, future=True, connect_args={"connect_timeout": 3})
+def postgres_schema(url: str) -> Iterator[str]:
+    """A fresh schema on the test server at ``url``, dropped afterwards."""
+    engine = sa.create_engine(url, future=True, connect_args={"connect_timeout": 3})
     problem = None
     try:
         with engine.connect():
@@ -60,9 +58,9 @@ def postgres_schema() -> Iterator[str]:
         problem = " ".join(str(error.orig).split())
     if problem:
         pytest.fail(
-            f"PostgreSQL is unreachable at {POSTGRES_URL} ({problem}). These tests need it: "
-            "start the server (trust auth, database 'test') or point CLINIC_TEST_POSTGRES_URL "
-            "at one.",
+            f"PostgreSQL is unreachable at {url} ({problem}). These tests need it: unset "
+            f"{POSTGRES_URL_ENV} to have them start a private server, or point it at a running "
+            "one (trust auth, database 'test').",
             pytrace=False,
         )
     schema = f"tickets_test_{uuid.uuid4().hex[:12]}"
@@ -80,8 +78,10 @@ def database(request, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'tickets.db'}", None
     else:
-        with postgres_schema() as schema:
-            yield POSTGRES_URL, schema
+        # Asked for here, not as an argument, so a SQLite-only run starts no PostgreSQL.
+        url = request.getfixturevalue("postgres_url")
+        with postgres_schema(url) as schema:
+            yield url, schema
 
 
 @pytest.fixture

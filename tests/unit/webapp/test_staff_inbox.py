@@ -3,19 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import logging
+import os
 import re
+import ssl
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from clinic.frontdesk.store import DB_PATH_ENV, URL_ENV, Ticket, TicketStore
+from clinic.paths import PROJECT_ROOT
 from webapp import create_app
-from webapp.staff import SESSION_COOKIE, STAFF_TOKEN_ENV
+from webapp.staff import (
+    SESSION_COOKIE,
+    STAFF_TOKEN_ENV,
+    TRUST_PROXY_ENV,
+    SignInLimits,
+    add_staff_routes,
+)
 
-TOKEN = "s3cret-staff-token-for-tests"
+TOKEN = "s3cret-staff-token-for-tests-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
+# Wrong guesses with no 4-character piece in common with any log text.
+GUESS = "Qx7Zv2Kp9Jw4Rt6Yh3Nb8Lm5Fd1Gs0Hc"
+BEARER_GUESS = "Wd4Jm8Tq1Zx6Ck3Vn9Ph2Lb7Rf5Gy0Hs"
 
 
 @pytest.fixture
@@ -25,12 +46,41 @@ def store(tmp_path: Path) -> Iterator[TicketStore]:
     store.close()
 
 
-def run_with_client(app, check: Callable[[TestClient], Awaitable[None]]) -> None:
+@pytest.fixture(autouse=True)
+def no_trusted_proxy(monkeypatch) -> None:
+    # Tests that want a trusted proxy say so; a developer's environment must not decide.
+    monkeypatch.delenv(TRUST_PROXY_ENV, raising=False)
+
+
+def run_with_client(
+    app, check: Callable[[TestClient], Awaitable[None]], *, tls: ssl.SSLContext | None = None
+) -> None:
     async def run() -> None:
-        async with TestClient(TestServer(app)) as client:
+        server = TestServer(app)
+        if tls is not None:
+            await server.start_server(ssl=tls)  # TestClient would start it without TLS
+        async with TestClient(server) as client:
             await check(client)
 
     asyncio.run(run())
+
+
+def staff_app(store: TicketStore, **settings) -> web.Application:
+    """Just the inbox routes, with ``add_staff_routes`` settings such as ``limits``."""
+    app = web.Application()
+    add_staff_routes(app, token=TOKEN, store=store, **settings)
+    return app
+
+
+async def sign_in(client: TestClient, token: str = TOKEN, headers: dict | None = None):
+    return await client.post(
+        "/staff/login", data={"token": token}, headers=headers, allow_redirects=False
+    )
+
+
+def forwarded(address: str) -> dict[str, str]:
+    # Proxies behind the first (nginx behind a load balancer) append their own hops.
+    return {"X-Forwarded-For": f"{address}, 10.0.0.2"}
 
 
 def make_ticket(store: TicketStore, key: str, urgency: str, **fields) -> Ticket:
@@ -84,6 +134,9 @@ def test_without_a_token_answers_401_with_the_sign_in_form(store: TicketStore) -
         {"Authorization": f"Bearer {TOKEN}x"},
         {"Authorization": f"Basic {TOKEN}"},
         {"Cookie": f"{SESSION_COOKIE}=1700000000.nonce.forgedsignature"},
+        {"Cookie": f"{SESSION_COOKIE}=made-up-session-id.{'0' * 64}"},
+        {"Cookie": f'{SESSION_COOKIE}="s\u00e9ssion.sign\u00e9"'},  # quoted: kept as is
+        {"Authorization": "Bearer gu\u00e9ss"},
     ],
 )
 def test_wrong_token_answers_401(store: TicketStore, headers: dict[str, str]) -> None:
@@ -334,3 +387,354 @@ def test_follow_ups_and_the_triage_layer_are_escaped(store: TicketStore) -> None
         assert "2 messages · updated" in page
 
     run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+# -- sign-in hardening ----------------------------------------------------------------------
+
+
+def test_wrong_tokens_from_one_address_get_429_with_retry_after(store: TicketStore) -> None:
+    async def check(client: TestClient) -> None:
+        assert (await sign_in(client)).status == 303  # a session from before the guessing
+        for attempt in range(5):  # the default limit: 5 per address, form and Bearer alike
+            if attempt % 2:
+                wrong = await client.get("/staff", headers={"Authorization": f"Bearer {GUESS}"})
+            else:
+                wrong = await sign_in(client, GUESS)
+            assert wrong.status == 401, attempt
+
+        locked = await sign_in(client)  # the right token too: else the lock answers guesses
+        assert locked.status == 429
+        assert 295 <= int(locked.headers["Retry-After"]) <= 300
+        page = await locked.text()
+        assert "Too many wrong tokens. Try again in 5 minutes." in page
+        assert 'action="/staff/login"' in page
+        assert SESSION_COOKIE not in locked.cookies
+        bearer = await client.get("/staff", headers=BEARER)
+        assert bearer.status == 429
+        assert 295 <= int(bearer.headers["Retry-After"]) <= 300
+        assert bearer.headers["Cache-Control"] == "no-store"
+
+        assert (await client.get("/staff")).status == 200  # the session keeps working
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+def test_the_lockout_ends_when_the_failures_leave_the_window(store: TicketStore) -> None:
+    app = staff_app(store, limits=SignInLimits(per_address=2, overall=10, window_seconds=1))
+
+    async def check(client: TestClient) -> None:
+        assert (await sign_in(client, GUESS)).status == 401
+        assert (await sign_in(client, GUESS)).status == 401
+        locked = await sign_in(client)
+        assert locked.status == 429
+        assert locked.headers["Retry-After"] == "1"
+        await asyncio.sleep(1.1)
+        assert (await sign_in(client)).status == 303
+
+    run_with_client(app, check)
+
+
+def test_wrong_tokens_from_many_addresses_lock_token_sign_in_for_everyone(
+    store: TicketStore,
+) -> None:
+    ticket = make_ticket(store, "a", "urgent", category="complication")
+    app = staff_app(store, trust_proxy=True, limits=SignInLimits(per_address=3, overall=6))
+    desk = forwarded("192.0.2.100")
+
+    async def check(client: TestClient) -> None:
+        assert (await sign_in(client, headers=desk)).status == 303
+        page = await (await client.get("/staff", headers=desk)).text()
+        for number in range(6):  # one guess each: no address reaches its own limit
+            guess = await sign_in(client, GUESS, headers=forwarded(f"198.51.100.{number}"))
+            assert guess.status == 401, number
+
+        newcomer = await sign_in(client, headers=forwarded("203.0.113.9"))
+        assert newcomer.status == 429
+        assert 295 <= int(newcomer.headers["Retry-After"]) <= 300
+        bearer = await client.get("/staff", headers={**BEARER, **forwarded("203.0.113.10")})
+        assert bearer.status == 429
+
+        # Signed-in staff carry on: the inbox and its buttons still work.
+        assert (await client.get("/staff", headers=desk)).status == 200
+        changed = await client.post(
+            f"/staff/tickets/{ticket.id}/status",
+            headers=desk,
+            data={"status": "contacted", "csrf_token": csrf_token(page)},
+            allow_redirects=False,
+        )
+        assert changed.status == 303
+
+    run_with_client(app, check)
+    assert store.get(ticket.id).status == "contacted"
+
+
+def test_a_right_token_resets_no_failure_count(store: TicketStore) -> None:
+    # Staff behind the same address as a guesser would otherwise hand out fresh guesses.
+    app = staff_app(store, trust_proxy=True, limits=SignInLimits(per_address=3, overall=5))
+    first, second, third = (forwarded(f"198.51.100.{n}") for n in (1, 2, 3))
+
+    async def check(client: TestClient) -> None:
+        assert (await sign_in(client, GUESS, headers=first)).status == 401
+        assert (await sign_in(client, GUESS, headers=first)).status == 401
+        assert (await sign_in(client, headers=first)).status == 303
+        assert (await client.get("/staff", headers={**BEARER, **first})).status == 200
+        assert (await sign_in(client, GUESS, headers=first)).status == 401
+        assert (await sign_in(client, headers=first)).status == 429  # 3 failures, not 1
+
+        assert (await sign_in(client, GUESS, headers=second)).status == 401  # 4 overall
+        assert (await sign_in(client, headers=second)).status == 303
+        assert (await sign_in(client, GUESS, headers=second)).status == 401  # 5 overall
+        assert (await sign_in(client, headers=third)).status == 429
+
+    run_with_client(app, check)
+
+
+def test_refusals_are_logged_without_the_token(store: TicketStore, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = staff_app(store, limits=SignInLimits(per_address=2, overall=10))
+
+    async def check(client: TestClient) -> None:
+        copied = (await sign_in(client)).cookies[SESSION_COOKIE].value
+        await client.post("/staff/logout", allow_redirects=False)
+        assert (await sign_in(client, GUESS)).status == 401
+        wrong = await client.get("/staff", headers={"Authorization": f"Bearer {BEARER_GUESS}"})
+        assert wrong.status == 401
+        assert (await sign_in(client)).status == 429
+        revoked = await client.get("/staff", headers={"Cookie": f"{SESSION_COOKIE}={copied}"})
+        assert revoked.status == 401
+
+    run_with_client(app, check)
+    refusals = [r for r in caplog.records if r.name == "webapp.staff" and r.levelno >= 30]
+    assert all(r.levelno == logging.WARNING for r in refusals)
+    counts = "wrong_tokens_from_address={} wrong_tokens_overall={} window=300s"
+    expected = [
+        ("wrong_token_form", counts.format(1, 1)),
+        ("wrong_token_bearer", counts.format(2, 2)),
+        ("address_locked_out", counts.format(2, 2)),
+        ("unknown_expired_or_signed_out_session", counts.format(2, 2)),
+    ]
+    assert [r.getMessage() for r in refusals] == [
+        f"staff access refused: address=127.0.0.1 reason={reason} {count}"
+        for reason, count in expected
+    ]
+    logged = caplog.text + "".join(r.getMessage() for r in caplog.records)
+    assert "staff signed in: address=127.0.0.1" in logged
+    assert TOKEN not in logged
+    for secret in (GUESS, BEARER_GUESS):
+        for start in range(len(secret) - 3):
+            assert secret[start : start + 4] not in logged, secret[start : start + 4]
+
+
+@pytest.mark.parametrize("token", ["x" * 31, "hunter2", f"  {'y' * 31}  "])
+def test_a_short_token_is_refused_at_start(token: str, monkeypatch, store: TicketStore) -> None:
+    with pytest.raises(ValueError, match="shorter than 32 characters") as refused:
+        create_app(staff_token=token, ticket_store=store)
+    message = str(refused.value)
+    assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in message
+    assert token.strip() not in message
+    monkeypatch.setenv(STAFF_TOKEN_ENV, token)
+    with pytest.raises(ValueError, match="shorter than 32 characters"):
+        create_app(ticket_store=store)
+
+
+def test_a_32_character_token_is_enough(store: TicketStore) -> None:
+    token = "z" * 32
+
+    async def check(client: TestClient) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await client.get("/staff", headers=headers)).status == 200
+
+    run_with_client(create_app(staff_token=token, ticket_store=store), check)
+
+
+def test_python_m_webapp_stops_with_an_error_for_a_short_token(tmp_path: Path) -> None:
+    env = {**os.environ, STAFF_TOKEN_ENV: "hunter2-too-short", DB_PATH_ENV: str(tmp_path / "t.db")}
+    result = subprocess.run(
+        [sys.executable, "-m", "webapp", "--port", "0"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,  # were it to start serving, this ends the test
+    )
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: the staff token ($CLINIC_STAFF_TOKEN) is shorter than 32")
+    assert "secrets.token_urlsafe(32)" in last_line
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "trusted"])
+def test_an_unclear_trust_proxy_setting_is_refused(value: str, monkeypatch) -> None:
+    monkeypatch.setenv(TRUST_PROXY_ENV, value)
+    with pytest.raises(ValueError, match=f"{TRUST_PROXY_ENV} must be 1 or 0"):
+        create_app(staff_token=TOKEN)
+
+
+@pytest.mark.parametrize(
+    ("trust", "headers", "secure"),
+    [
+        ("1", {"X-Forwarded-Proto": "https"}, True),
+        ("true", {"X-Forwarded-Proto": "HTTPS, http"}, True),
+        ("1", {"X-Forwarded-Proto": "http"}, False),
+        ("1", {}, False),
+        ("0", {"X-Forwarded-Proto": "https"}, False),
+        ("", {"X-Forwarded-Proto": "https"}, False),
+    ],
+)
+def test_session_cookie_is_secure_when_a_trusted_proxy_says_https(
+    trust: str, headers: dict[str, str], secure: bool, monkeypatch, store: TicketStore
+) -> None:
+    monkeypatch.setenv(TRUST_PROXY_ENV, trust)
+
+    async def check(client: TestClient) -> None:
+        signed_in = await sign_in(client, headers=headers)
+        assert signed_in.status == 303
+        cookie = signed_in.cookies[SESSION_COOKIE]
+        assert bool(cookie["secure"]) is secure
+        assert ("Secure" in signed_in.headers["Set-Cookie"]) is secure
+        assert cookie["httponly"]
+        assert cookie["samesite"] == "Strict"
+        assert cookie["path"] == "/staff"
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+def self_signed_tls(directory: Path) -> ssl.SSLContext:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    (directory / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    return context
+
+
+def test_session_cookie_is_secure_over_direct_https(tmp_path: Path, store: TicketStore) -> None:
+    async def check(client: TestClient) -> None:
+        assert str(client.make_url("/staff")).startswith("https://")
+        signed_in = await client.post(
+            "/staff/login", data={"token": TOKEN}, allow_redirects=False, ssl=False
+        )
+        assert signed_in.status == 303
+        assert signed_in.cookies[SESSION_COOKIE]["secure"]
+
+    app = create_app(staff_token=TOKEN, ticket_store=store)
+    run_with_client(app, check, tls=self_signed_tls(tmp_path))
+
+
+def test_a_trusted_proxys_first_forwarded_hop_is_the_client_address(
+    store: TicketStore, caplog
+) -> None:
+    caplog.set_level(logging.WARNING, logger="webapp.staff")
+    app = staff_app(store, trust_proxy=True, limits=SignInLimits(per_address=2, overall=50))
+
+    async def check(client: TestClient) -> None:
+        guesser, colleague = forwarded("203.0.113.7"), forwarded("203.0.113.8")
+        for _ in range(2):
+            assert (await sign_in(client, GUESS, headers=guesser)).status == 401
+        assert (await sign_in(client, headers=guesser)).status == 429
+        assert (await sign_in(client, headers=colleague)).status == 303  # same proxy hop
+
+        # An IPv6 client holds a whole /64: counted as one address.
+        for host in ("2001:db8:1:2::1", "2001:db8:1:2::ffff"):
+            assert (await sign_in(client, GUESS, headers=forwarded(host))).status == 401
+        assert (await sign_in(client, headers=forwarded("2001:db8:1:2:abcd::9"))).status == 429
+        assert (await sign_in(client, headers=forwarded("2001:db8:1:3::1"))).status == 303
+
+        # A header that is no address counts against the proxy's own connection.
+        for _ in range(2):
+            garbled = {"X-Forwarded-For": "not-an-address\tor-so"}
+            assert (await sign_in(client, GUESS, headers=garbled)).status == 401
+        assert (await sign_in(client)).status == 429
+
+    run_with_client(app, check)
+    addresses = re.findall(r"refused: address=(\S+)", caplog.text)
+    assert addresses[:3] == ["203.0.113.7"] * 3
+    assert "2001:db8:1:2::ffff" in addresses
+    assert "127.0.0.1" in addresses
+    assert "not-an-address" not in caplog.text
+
+
+def test_forwarded_headers_are_ignored_without_a_trusted_proxy(store: TicketStore) -> None:
+    async def check(client: TestClient) -> None:
+        for number in range(5):  # a new made-up address for every guess changes nothing
+            guess = await sign_in(client, GUESS, headers=forwarded(f"198.51.100.{number}"))
+            assert guess.status == 401
+        assert (await sign_in(client, headers=forwarded("198.51.100.99"))).status == 429
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+def test_signing_out_revokes_the_session_so_a_copied_cookie_stops_working(
+    store: TicketStore,
+) -> None:
+    ticket = make_ticket(store, "a", "urgent", category="complication")
+
+    async def check(client: TestClient) -> None:
+        copied = (await sign_in(client)).cookies[SESSION_COOKIE].value
+        page = await (await client.get("/staff")).text()
+        client.session.cookie_jar.clear()
+        other = (await sign_in(client)).cookies[SESSION_COOKIE].value  # another browser
+        assert other != copied
+        client.session.cookie_jar.clear()
+        with_copy = {"Cookie": f"{SESSION_COOKIE}={copied}"}
+        assert (await client.get("/staff", headers=with_copy)).status == 200
+
+        signed_out = await client.post(
+            "/staff/logout",
+            headers=with_copy,
+            data={"csrf_token": csrf_token(page)},
+            allow_redirects=False,
+        )
+        assert signed_out.status == 303
+        assert signed_out.cookies[SESSION_COOKIE].value == ""
+
+        replayed = await client.get("/staff", headers=with_copy)
+        assert replayed.status == 401
+        assert 'action="/staff/login"' in await replayed.text()
+        assert replayed.cookies[SESSION_COOKIE]["max-age"] == "0"  # the browser drops it
+        forged = await client.post(
+            f"/staff/tickets/{ticket.id}/status",
+            headers=with_copy,
+            data={"status": "closed", "csrf_token": csrf_token(page)},
+            allow_redirects=False,
+        )
+        assert forged.status == 401
+        other_browser = {"Cookie": f"{SESSION_COOKIE}={other}"}
+        assert (await client.get("/staff", headers=other_browser)).status == 200
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+    assert store.get(ticket.id).status == "open"
+
+
+def test_a_session_ends_after_its_lifetime(store: TicketStore) -> None:
+    app = staff_app(store, session_seconds=1)
+
+    async def check(client: TestClient) -> None:
+        signed_in = await sign_in(client)
+        assert signed_in.cookies[SESSION_COOKIE]["max-age"] == "1"
+        cookie = {"Cookie": f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE].value}"}
+        client.session.cookie_jar.clear()
+        assert (await client.get("/staff", headers=cookie)).status == 200
+        await asyncio.sleep(1.1)
+        assert (await client.get("/staff", headers=cookie)).status == 401
+
+    run_with_client(app, check)

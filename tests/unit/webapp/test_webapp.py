@@ -11,6 +11,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from clinic.knowledge import get_knowledge
 from webapp import create_app
 from webapp.app import RASA_URL_ENV
+from webapp.staff import STAFF_TOKEN_ENV, TRUST_PROXY_ENV
+
+
+@pytest.fixture(autouse=True)
+def no_staff_settings(monkeypatch) -> None:
+    # A developer's short or odd staff settings would stop create_app() (tested elsewhere).
+    monkeypatch.delenv(STAFF_TOKEN_ENV, raising=False)
+    monkeypatch.delenv(TRUST_PROXY_ENV, raising=False)
 
 
 def run_with_client(app, check: Callable[[TestClient], Awaitable[None]]) -> None:
