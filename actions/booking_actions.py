@@ -3,6 +3,11 @@
 Started by "book a consultation" (a booking), "talk to a person" / "call me back" or a second
 misunderstood message in a row (a call-back). The patient can stop at any point; nothing is
 stored without explicit consent, and slots holding contact details are cleared at the end.
+
+The ticket's key is the conversation, the kind and the details given, so the same request sent
+again (the form run a second time, a message re-sent) is told it is already with the team
+instead of making a second ticket. When the database cannot be written, the request is kept in
+the outbox (``clinic.frontdesk.outbox``) and the patient is asked to call the clinic.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from actions.common import (
     MESSAGES_ON_TICKET,
     button,
     entity_values,
-    idempotency_key,
     intent_confidence,
     intent_name,
     intent_payload,
@@ -31,7 +35,8 @@ from actions.common import (
 )
 from clinic.contact import valid_contact
 from clinic.contract import TOPIC_BY_INTENT
-from clinic.frontdesk import get_store
+from clinic.frontdesk import get_desk
+from clinic.frontdesk.outbox import Filed, Outcome, TicketRequest, details_key
 from clinic.knowledge import get_knowledge
 from clinic.settings import get_settings
 
@@ -298,31 +303,61 @@ class ActionSubmitBooking(Action):
                 ticket=None,
             )  # fmt: skip
             return _cleared()
+        name = tracker.get_slot("contact_name")
         contact = tracker.get_slot("contact_details") or ""
         treatment = tracker.get_slot("treatment_of_interest")
-        ticket = get_store().create(
-            idempotency_key=f"form:{idempotency_key(tracker)}",
-            category="booking" if kind == "booking" else "callback",
-            urgency="routine" if kind == "booking" else "soon",
-            channel=tracker.get_latest_input_channel() or "unknown",
-            treatment=None if treatment in (None, UNDECIDED) else treatment,
-            name=tracker.get_slot("contact_name"),
-            phone=None if "@" in contact else contact,
-            email=contact if "@" in contact else None,
-            messages=[
-                *messages_before_form(tracker),
-                f"Preferred time: {tracker.get_slot('preferred_time')}",
-            ],
+        preferred_time = tracker.get_slot("preferred_time")
+        category = "booking" if kind == "booking" else "callback"
+        filed = get_desk().submit(
+            TicketRequest(
+                idempotency_key=details_key(
+                    f"form:{tracker.sender_id}:{category}", name, contact, treatment, preferred_time
+                ),
+                category=category,
+                urgency="routine" if kind == "booking" else "soon",
+                channel=tracker.get_latest_input_channel() or "unknown",
+                treatment=None if treatment in (None, UNDECIDED) else treatment,
+                name=name,
+                phone=None if "@" in contact else contact,
+                email=contact if "@" in contact else None,
+                messages=[*messages_before_form(tracker), f"Preferred time: {preferred_time}"],
+                reopen_when_closed=True,
+            )
         )
-        logger.info("%s ticket %s", kind.capitalize(), ticket.id)
+        ticket_id = filed.ticket.id if filed.ticket else None
+        logger.info("%s request %s (ticket %s)", kind.capitalize(), filed.outcome.value, ticket_id)
         send_reply(
             dispatcher,
             reply_type(tracker),
-            [f"Thank you, {tracker.get_slot('contact_name')}. Our team will contact you soon "
-             f"(your reference is {ticket.id})."],
-            ticket=ticket.id,
-        )  # fmt: skip
+            [submitted_text(filed, name)],
+            ticket=ticket_id,
+            filed=filed.outcome.value,
+        )
         return _cleared()
+
+
+def submitted_text(filed: Filed, name: str | None) -> str:
+    """What the patient is told about their request: a confirmation only when it was written."""
+    phone = get_settings().phone
+    if filed.outcome is Outcome.CREATED and filed.ticket:
+        return (
+            f"Thank you, {name}. Our team will contact you soon "
+            f"(your reference is {filed.ticket.id})."
+        )
+    if filed.ticket:
+        return (
+            f"Your request is already with our team (your reference is {filed.ticket.id}), so "
+            "I haven't sent it again. They will contact you soon."
+        )
+    if filed.outcome is Outcome.KEPT:
+        return (
+            "Sorry, I couldn't save your request right now. Please call the clinic on "
+            f"{phone}. Your request is kept, and the team will see it once our system is back."
+        )
+    return (
+        "Sorry, I couldn't save your request right now, so the team does not have it. "
+        f"Please call the clinic on {phone}."
+    )
 
 
 class ActionStopBooking(Action):

@@ -2,6 +2,8 @@
 
 Action modules import from here and from the core (``clinic``), never from each other.
 
+Importing it starts the front desk's outbox retries (``clinic.frontdesk.outbox``).
+
 Every bot turn carries the reply contract (``clinic.contract``): the last message of a turn
 holds ``{"reply": {...}}`` as a custom payload, which the widget, the messaging channels and
 the tests read instead of parsing text.
@@ -19,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from clinic.answering import not_offered_text
 from clinic.contract import REPLY_KEY, REPLY_TYPES
+from clinic.frontdesk import start_outbox_retries
 from clinic.knowledge import get_knowledge
 from clinic.settings import get_settings
 
@@ -28,6 +31,11 @@ TOPIC_SLOT = "topic"
 PENDING_TOPIC_SLOT = "pending_topic"
 
 MESSAGES_ON_TICKET = 5
+
+# The action server imports this module when it starts: ticket requests the outbox kept while
+# the database could not be written (perhaps before a restart) are written now, then retried
+# in the background every $CLINIC_OUTBOX_RETRY_SECONDS.
+start_outbox_retries()
 
 
 def button(title: str, payload: str) -> dict[str, str]:

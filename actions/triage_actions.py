@@ -6,13 +6,17 @@ One ticket per episode: while the sender has an open complication ticket from th
 hours, follow-up messages are added to it instead of opening another. A sender who already
 opened ``URGENT_PER_SENDER_PER_HOUR`` urgent tickets in the last hour still gets the advice,
 but further tickets are filed as "soon", so one sender cannot bury a real emergency.
+
+The advice never depends on the ticket database: when it cannot be written, the message (or
+the call-back number) is kept in the outbox (``clinic.frontdesk.outbox``) and written later,
+and the reply adds that it could not be passed on yet and to call the clinic.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -30,7 +34,8 @@ from clinic import clock
 from clinic.complication_screen import Triage
 from clinic.contact import find_phone
 from clinic.contract import TRIAGE_KEY
-from clinic.frontdesk import get_store
+from clinic.frontdesk import get_desk
+from clinic.frontdesk.outbox import Filed, Outcome, TicketRequest
 from clinic.knowledge import get_knowledge
 from clinic.settings import ClinicSettings, get_settings
 from clinic.urgent_advice import callback_question, urgent_advice
@@ -78,54 +83,56 @@ class ActionHandleComplication(Action):
             # no ticket; the patient is asked what is happening and told whom to call.
             send_reply(dispatcher, "urgent", [advice], ticket=None, **fields)
             return []
-        ticket_id, has_phone = self._record(tracker, found, now)
+        filed = self._record(tracker, found, now)
+        ticket = filed.ticket
         texts, events = [advice], []
-        if ticket_id is not None and not has_phone:
+        if ticket is None:
+            texts.append(_not_passed_on_text(settings, filed))
+        elif not ticket.contact_phone:
             texts.append(callback_question(settings, now))
-            events.append(SlotSet(CALLBACK_TICKET_SLOT, ticket_id))
-        # The advice goes out even when the ticket could not be stored.
-        send_reply(dispatcher, "urgent", texts, ticket=ticket_id, callback=len(texts) > 1, **fields)
+            events.append(SlotSet(CALLBACK_TICKET_SLOT, ticket.id))
+        # The advice goes out in full whatever became of the ticket.
+        send_reply(
+            dispatcher,
+            "urgent",
+            texts,
+            ticket=ticket.id if ticket else None,
+            callback=bool(events),
+            filed=filed.outcome.value,
+            **fields,
+        )
         return events
 
     @staticmethod
-    def _record(tracker: Tracker, found: Triage, now: datetime) -> tuple[int | None, bool]:
-        """The ticket id (new, or the open episode's) and whether it has a phone number."""
+    def _record(tracker: Tracker, found: Triage, now: datetime) -> Filed:
+        """The episode's ticket (new, or the open one the message joined), or the request
+        kept in the outbox."""
         channel = tracker.get_latest_input_channel() or "unknown"
         sender = tracker.sender_id
-        phone = sender if channel in PHONE_CHANNELS else None
-        text = tracker.latest_message.get("text") or ""
         try:
-            store = get_store()
-            episode = store.open_episode(sender, now=now)
-            if episode is not None:
-                # A retried action (same message) must not add it twice.
-                if episode.messages[-1:] == (text,):
-                    return episode.id, bool(episode.contact_phone)
-                ticket = store.append_messages(episode.id, [text], phone=phone)
-                logger.info("Follow-up added to complication ticket %s", ticket.id)
-                return ticket.id, bool(ticket.contact_phone)
-            recent = store.count_created_since(
-                sender, urgency="urgent", since=now - timedelta(hours=1)
+            filed = get_desk().submit(
+                TicketRequest(
+                    idempotency_key=idempotency_key(tracker),
+                    category="complication",
+                    urgency="urgent",
+                    channel=channel,
+                    treatment=treatment_in_focus(tracker),
+                    phone=sender if channel in PHONE_CHANNELS else None,
+                    messages=patient_messages(tracker),
+                    sender_id=sender,
+                    triage_layer=found.layer,
+                    join_episode=True,
+                ),
+                now=now,
+                urgent_per_hour=urgent_per_sender_per_hour(),
             )
-            urgency = "urgent" if recent < urgent_per_sender_per_hour() else "soon"
-            if urgency != "urgent":
-                logger.warning("Urgent tickets per sender per hour reached; filing as soon")
-            ticket = store.create(
-                idempotency_key=idempotency_key(tracker),
-                category="complication",
-                urgency=urgency,
-                channel=channel,
-                treatment=treatment_in_focus(tracker),
-                phone=phone,
-                messages=patient_messages(tracker),
-                sender_id=sender,
-                triage_layer=found.layer,
-            )
-        except Exception:  # the database is down: the patient still gets the advice
-            logger.exception("Could not store a complication ticket")
-            return None, False
-        logger.info("%s complication ticket %s (%s)", urgency.capitalize(), ticket.id, found.layer)
-        return ticket.id, bool(ticket.contact_phone)
+        except Exception:  # a bug, not the database (the desk keeps those): advice still goes
+            logger.exception("Could not file a complication ticket")
+            return Filed(Outcome.UNSAVED)
+        if filed.ticket is not None:
+            logger.info("Complication ticket %s %s (%s, %s)", filed.ticket.id,
+                        filed.outcome.value, filed.ticket.urgency, found.layer)  # fmt: skip
+        return filed
 
 
 class ActionTakeCallbackPhone(Action):
@@ -198,26 +205,47 @@ class ActionAnswerYesOrNo(Action):
             )
             send_reply(dispatcher, "urgent", [text], step="callback_declined")
             return cleared
-        stored = _store_callback_phone(int(ticket_id), str(phone))
-        text = _callback_confirmation(settings, now, str(phone), stored)
-        send_reply(dispatcher, "urgent", [text], step="callback_stored", ticket=int(ticket_id))
+        filed = _store_callback_phone(int(ticket_id), str(phone))
+        text = _callback_confirmation(settings, now, str(phone), filed)
+        send_reply(dispatcher, "urgent", [text], step="callback_stored", ticket=int(ticket_id),
+                   filed=filed.outcome.value)  # fmt: skip
         return cleared
 
 
-def _store_callback_phone(ticket_id: int, phone: str) -> bool:
+def _not_passed_on_text(settings: ClinicSettings, filed: Filed) -> str:
+    """After the advice, when the message is not on a ticket: the team may not know yet."""
+    if filed.outcome is Outcome.KEPT:
+        return (
+            "I couldn't pass your message on to the clinic's team right now, so please don't "
+            f"wait to hear from them: call the clinic on {settings.phone}. Your message is "
+            "kept, and the team will see it once our system is back."
+        )
+    return (
+        "I couldn't pass your message on to the clinic's team right now, so they don't have "
+        f"it: please call the clinic on {settings.phone}."
+    )
+
+
+def _store_callback_phone(ticket_id: int, phone: str) -> Filed:
     try:
-        get_store().set_contact_phone(ticket_id, phone)
-    except Exception:
+        filed = get_desk().set_contact_phone(ticket_id, phone)
+    except Exception:  # e.g. the ticket is unknown; the database's failures are kept instead
         logger.exception("Could not add the call-back number to ticket %s", ticket_id)
-        return False
-    logger.info("Call-back number added to ticket %s", ticket_id)
-    return True
+        return Filed(Outcome.UNSAVED)
+    logger.info("Call-back number for ticket %s %s", ticket_id, filed.outcome.value)
+    return filed
 
 
 def _callback_confirmation(
-    settings: ClinicSettings, now: datetime, phone: str, stored: bool
+    settings: ClinicSettings, now: datetime, phone: str, filed: Filed
 ) -> str:
-    if not stored:
+    if filed.outcome is Outcome.KEPT:
+        return (
+            "Sorry, I couldn't save your number right now. Please call the clinic on "
+            f"{settings.phone}, or {settings.emergency_number} in an emergency. Your number is "
+            "kept, and the team will see it once our system is back."
+        )
+    if filed.ticket is None:
         return (
             "Sorry, I could not pass your number on just now. Please call the clinic on "
             f"{settings.phone}, or {settings.emergency_number} in an emergency."

@@ -8,6 +8,10 @@
   or message text: the receiver is typically a chat or paging service outside the clinic;
 - logs name the ticket id only (not the URL either: webhook URLs often embed a secret).
 
+Front-desk events that are not one ticket (``notify_event``) go the same way: the outbox
+(``clinic.frontdesk.outbox``) reports ``{"event": "tickets.waiting", "waiting": 3, ...}`` when
+the ticket database cannot be written, counts only.
+
 A notification still being retried when the process exits gracefully is finished first;
 if it is lost (a crash), the ticket itself is safe in the database and shows in the inbox.
 """
@@ -22,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -94,7 +99,16 @@ class Notifier:
 
     def notify(self, ticket: Ticket) -> Future[bool]:
         """Starts the notification for ``ticket`` in the background and returns at once."""
-        future = self._executor.submit(self._deliver, ticket.id, self.payload(ticket))
+        return self._submit(f"ticket {ticket.id}", self.payload(ticket))
+
+    def notify_event(self, event: str, **fields: Any) -> Future[bool]:
+        """Starts a notification of a front-desk ``event`` (e.g. ``tickets.waiting``) with
+        ``fields`` (counts, never personal data) and the time; returns at once."""
+        payload = {"event": event, **fields, "at": datetime.now(timezone.utc).isoformat()}
+        return self._submit(event, payload)
+
+    def _submit(self, subject: str, payload: dict[str, Any]) -> Future[bool]:
+        future = self._executor.submit(self._deliver, subject, payload)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
@@ -104,7 +118,8 @@ class Notifier:
         with self._lock:
             self._pending.discard(future)
 
-    def _deliver(self, ticket_id: int, payload: dict[str, Any]) -> bool:
+    def _deliver(self, subject: str, payload: dict[str, Any]) -> bool:
+        """POSTs ``payload``; ``subject`` ("ticket 12", or the event) names it in the logs."""
         body = json.dumps(payload).encode("utf-8")
         for attempt in range(1, self.attempts + 1):
             request = urllib.request.Request(
@@ -116,7 +131,7 @@ class Notifier:
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     response.read()
-                logger.info("notification for ticket %s delivered", ticket_id)
+                logger.info("notification for %s delivered", subject)
                 return True
             except urllib.error.HTTPError as error:
                 reason, retry = f"HTTP {error.code}", error.code in RETRY_STATUSES
@@ -124,22 +139,18 @@ class Notifier:
                 # The class name only: the message of a connection error includes the URL.
                 reason, retry = type(error).__name__, True
             if not retry:
-                logger.error(
-                    "notification for ticket %s refused (%s); not retrying", ticket_id, reason
-                )
+                logger.error("notification for %s refused (%s); not retrying", subject, reason)
                 return False
             logger.warning(
-                "notification for ticket %s: attempt %d/%d failed (%s)",
-                ticket_id,
+                "notification for %s: attempt %d/%d failed (%s)",
+                subject,
                 attempt,
                 self.attempts,
                 reason,
             )
             if attempt < self.attempts:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
-        logger.error(
-            "notification for ticket %s not delivered after %d attempts", ticket_id, self.attempts
-        )
+        logger.error("notification for %s not delivered after %d attempts", subject, self.attempts)
         return False
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -181,11 +181,11 @@ def _to_ticket(row: Any) -> Ticket:
     )
 
 
-def _set_wal(dbapi_connection: Any) -> None:
+def _set_wal(dbapi_connection: Any, busy_seconds: float = SQLITE_BUSY_SECONDS) -> None:
     # Switching a file that is not in WAL mode yet (new, or made without it) needs an
     # exclusive lock, and SQLite does not wait for that one: processes opening the file
     # at the same moment would fail at once with "database is locked". So wait here.
-    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    deadline = time.monotonic() + busy_seconds
     while True:
         try:
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
@@ -215,6 +215,8 @@ class TicketStore:
     ``on_created`` is called with each newly inserted ticket (not with the existing ticket a
     retried ``create`` returns), e.g. to send the urgent-ticket notification; it must not
     block, and its errors are logged (by ticket id) rather than failing the creation.
+    ``busy_seconds``: how long a SQLite write waits for another writer's lock before failing
+    with "database is locked".
     """
 
     def __init__(
@@ -223,11 +225,12 @@ class TicketStore:
         *,
         schema: str | None = None,
         on_created: Callable[[Ticket], object] | None = None,
+        busy_seconds: float = SQLITE_BUSY_SECONDS,
     ) -> None:
         self.url = url
         self.schema = schema or None
         self.on_created = on_created
-        self._engine = self._make_engine(url, self.schema)
+        self._engine = self._make_engine(url, self.schema, busy_seconds)
         self._ready = False
         self._ready_lock = threading.Lock()
 
@@ -236,7 +239,7 @@ class TicketStore:
         return cls(database_url(), schema=os.environ.get(SCHEMA_ENV), on_created=on_created)
 
     @staticmethod
-    def _make_engine(url: str, schema: str | None) -> Engine:
+    def _make_engine(url: str, schema: str | None, busy_seconds: float) -> Engine:
         parsed = sa.engine.make_url(url)
         if schema and parsed.get_backend_name() == "sqlite":
             raise ValueError(f"${SCHEMA_ENV} is for PostgreSQL; SQLite has no schemas")
@@ -246,7 +249,7 @@ class TicketStore:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             # The action server and the staff page are separate processes sharing the file:
             # wait for a writer's lock instead of failing at once.
-            options["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
+            options["connect_args"] = {"timeout": busy_seconds}
         else:
             options["pool_pre_ping"] = True  # survive a database restart between requests
         engine = sa.create_engine(url, **options)
@@ -255,7 +258,7 @@ class TicketStore:
             @sa.event.listens_for(engine, "connect")
             def _wal(dbapi_connection: Any, _record: Any) -> None:
                 # WAL lets the inbox read while the action server writes.
-                _set_wal(dbapi_connection)
+                _set_wal(dbapi_connection, busy_seconds)
 
         if schema:
             engine = engine.execution_options(schema_translate_map={None: schema})
@@ -341,11 +344,45 @@ class TicketStore:
         action finds its first ticket instead of creating a second. ``sender_id`` (stored
         hashed) is what ``open_episode`` and ``count_created_since`` look tickets up by.
         """
+        ticket, _created = self.create_once(
+            idempotency_key=idempotency_key,
+            category=category,
+            urgency=urgency,
+            channel=channel,
+            treatment=treatment,
+            name=name,
+            phone=phone,
+            email=email,
+            messages=messages,
+            sender_id=sender_id,
+            triage_layer=triage_layer,
+        )
+        return ticket
+
+    def create_once(
+        self,
+        *,
+        idempotency_key: str,
+        category: str,
+        urgency: str,
+        channel: str,
+        treatment: str | None = None,
+        name: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        messages: Sequence[str] = (),
+        sender_id: str | None = None,
+        triage_layer: str | None = None,
+        created_at: datetime | None = None,
+    ) -> tuple[Ticket, bool]:
+        """``create``, also saying whether this call inserted the ticket (``False``: the key
+        was used before and that ticket is returned). ``created_at`` (default: now) is when
+        the patient asked, for a request written later (``clinic.frontdesk.outbox``)."""
         key = _hash_key(idempotency_key)
         now = _now()
         values = {
             "idempotency_key": key,
-            "created_at": now,
+            "created_at": now if created_at is None else _naive_utc(created_at),
             "updated_at": now,
             "channel": (channel or "unknown").strip()[:64] or "unknown",
             "category": _choice("category", category, CATEGORIES),
@@ -372,7 +409,7 @@ class TicketStore:
             if existing is None:
                 raise
             logger.info("ticket %s already exists for this key; not creating another", existing.id)
-            return existing
+            return existing, False
         ticket = self.get(ticket_id)
         assert ticket is not None
         logger.info("ticket %s created (%s, %s)", ticket.id, ticket.category, ticket.urgency)
@@ -382,7 +419,7 @@ class TicketStore:
             except Exception:
                 # The ticket is safely stored; a failing hook must not fail the patient's turn.
                 logger.exception("on_created hook failed for ticket %s", ticket.id)
-        return ticket
+        return ticket, True
 
     def get(self, ticket_id: int) -> Ticket | None:
         self._ensure_table()
@@ -391,6 +428,11 @@ class TicketStore:
                 sa.select(tickets_table).where(tickets_table.c.id == ticket_id)
             ).first()
         return _to_ticket(row) if row else None
+
+    def find_by_key(self, idempotency_key: str) -> Ticket | None:
+        """The ticket created with ``idempotency_key``, if there is one."""
+        self._ensure_table()
+        return self._get_by_key(_hash_key(idempotency_key))
 
     def _get_by_key(self, hashed_key: str) -> Ticket | None:
         with self._engine.connect() as connection:

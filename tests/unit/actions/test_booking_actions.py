@@ -1,4 +1,7 @@
-"""The booking form's actions with real rasa_sdk objects."""
+"""The booking form's actions with real rasa_sdk objects and a real SQLite ticket store.
+
+The database is made unwritable by putting a directory where its file should be (SQLite cannot
+open it, even as root, for whom chmod would change nothing); removing it repairs it."""
 
 from __future__ import annotations
 
@@ -17,6 +20,9 @@ from actions.booking_actions import (
 from actions.fallback_actions import previous_turn_was_fallback
 from clinic import frontdesk
 from clinic.frontdesk import store as tickets
+from clinic.frontdesk.outbox import OUTBOX_DIR_ENV
+from clinic.settings import get_settings
+from tests.support.replies import run_action, text_of
 from tests.support.trackers import make_tracker
 
 
@@ -77,8 +83,10 @@ def test_no_complaint_about_a_question_not_asked_yet(slot: str) -> None:
 def store(tmp_path, monkeypatch):
     monkeypatch.setenv(tickets.DB_PATH_ENV, str(tmp_path / "tickets.db"))
     monkeypatch.delenv(tickets.URL_ENV, raising=False)
+    monkeypatch.setenv(OUTBOX_DIR_ENV, str(tmp_path / "outbox"))
     frontdesk.get_store.cache_clear()
     yield tickets.TicketStore.from_env()
+    frontdesk.get_desk().close()
     frontdesk.get_store.cache_clear()
 
 
@@ -142,3 +150,83 @@ def test_a_question_instead_of_an_answer_is_handed_back(text, intent, confidence
     events = asyncio.run(ValidateBookingForm().run(CollectingDispatcher(), asked, {}))
     names = [e["event"] for e in events]
     assert ("action_execution_rejected" in names) == rejected
+
+
+def submitted(slots: dict[str, Any] | None = None, message_id: str = "m1"):
+    """The form's end, consent given: the action's messages, reply payload and slots."""
+    return run_action(
+        ActionSubmitBooking(),
+        make_tracker("affirm", slots={**FILLED, "consent": True, **(slots or {})},
+                     message_id=message_id, active_loop={"name": "booking_form"}),
+    )  # fmt: skip
+
+
+def test_a_failed_write_asks_the_patient_to_call_and_keeps_the_request(store, tmp_path) -> None:
+    (tmp_path / "tickets.db").mkdir()  # the database cannot be opened, even by root
+    messages, reply, _slots = submitted()
+    text = text_of(messages)
+    assert "couldn't save your request right now" in text
+    assert f"call the clinic on {get_settings().phone}" in text
+    assert "kept, and the team will see it" in text
+    assert "Thank you" not in text and "reference" not in text  # no false confirmation
+    assert (reply["type"], reply["ticket"], reply["filed"]) == ("handoff", None, "kept")
+
+    (tmp_path / "tickets.db").rmdir()  # writable again: the background retry writes it
+    assert frontdesk.get_desk().retry_pending() == 0
+    (ticket,) = store.list_open()
+    assert (ticket.category, ticket.contact_name, ticket.contact_email) == (
+        "callback", "Sam", "sam@example.com",
+    )  # fmt: skip
+    assert ticket.messages[-1] == "Preferred time: mornings"
+    assert frontdesk.get_desk().retry_pending() == 0 and len(store.list_open()) == 1
+
+
+@pytest.mark.parametrize(
+    "again, message_id",
+    [({}, "m1"),  # the last message re-sent (or the action retried)
+     ({}, "m2"),  # the form run a second time
+     ({"contact_name": "sam ", "preferred_time": "Mornings"}, "m3")],  # same, typed differently
+)  # fmt: skip
+def test_the_same_request_sent_twice_makes_one_ticket(store, again, message_id) -> None:
+    _messages, first, _slots = submitted()
+    messages, second, _slots = submitted(again, message_id)
+    (ticket,) = store.list_open()
+    assert first["ticket"] == second["ticket"] == ticket.id
+    assert (first["filed"], second["filed"]) == ("created", "existing")
+    text = text_of(messages)
+    assert "already with our team" in text and f"reference is {ticket.id}" in text
+    assert "Thank you" not in text  # not a second confirmation
+
+
+def test_different_details_are_a_second_request(store) -> None:
+    submitted()
+    _messages, reply, _slots = submitted({"preferred_time": "Friday after 5pm"}, "m2")
+    assert reply["filed"] == "created" and len(store.list_open()) == 2
+
+
+def test_the_same_booking_after_the_first_was_closed_is_a_new_ticket(store) -> None:
+    _messages, first, _slots = submitted()
+    store.set_status(first["ticket"], "closed")
+    _messages, again, _slots = submitted(message_id="m2")
+    assert again["filed"] == "created" and again["ticket"] != first["ticket"]
+
+
+def test_a_duplicate_while_the_database_is_down_is_kept_once(store, tmp_path) -> None:
+    (tmp_path / "tickets.db").mkdir()
+    replies = [submitted(message_id=m)[1] for m in ("m1", "m2")]
+    assert [r["filed"] for r in replies] == ["kept", "kept"]
+    assert frontdesk.get_desk().outbox.count() == 1
+    (tmp_path / "tickets.db").rmdir()
+    assert frontdesk.get_desk().retry_pending() == 0 and len(store.list_open()) == 1
+
+
+def test_when_the_outbox_fails_too_the_patient_is_told_the_team_does_not_have_it(
+    store, tmp_path, monkeypatch
+) -> None:
+    (tmp_path / "tickets.db").mkdir()
+    (tmp_path / "no-outbox").write_text("a file where the outbox directory should be")
+    monkeypatch.setenv(OUTBOX_DIR_ENV, str(tmp_path / "no-outbox"))
+    messages, reply, _slots = submitted()
+    text = text_of(messages)
+    assert "the team does not have it" in text and get_settings().phone in text
+    assert "kept" not in text and (reply["ticket"], reply["filed"]) == (None, "unsaved")

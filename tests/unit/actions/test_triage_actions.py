@@ -1,6 +1,9 @@
 """The urgent reply, the episode's ticket and the call-back, with real objects: rasa_sdk's
 CollectingDispatcher and Tracker (from the shared factory) and a SQLite ticket store; the
-clock is fixed through $CLINIC_FIXED_NOW, as the end-to-end tests do."""
+clock is fixed through $CLINIC_FIXED_NOW, as the end-to-end tests do.
+
+The database is made unwritable by putting a directory where its file should be (SQLite cannot
+open it, even as root, for whom chmod would change nothing); removing it repairs it."""
 
 from __future__ import annotations
 
@@ -14,10 +17,13 @@ from actions.triage_actions import (
     ActionHandleComplication,
     ActionTakeCallbackPhone,
 )
-from clinic import frontdesk
+from clinic import clock, frontdesk
 from clinic.clock import FIXED_NOW_ENV
+from clinic.complication_screen import Triage
 from clinic.frontdesk import store as tickets
+from clinic.frontdesk.outbox import OUTBOX_DIR_ENV
 from clinic.settings import get_settings
+from clinic.urgent_advice import urgent_advice
 from tests.support.replies import run_action, text_of
 from tests.support.trackers import make_tracker, user_event
 
@@ -32,10 +38,12 @@ UNSURE = {"layer": "classifier", "sign": None, "emergency": False, "evidence": "
 def store(tmp_path, monkeypatch):
     monkeypatch.setenv(tickets.DB_PATH_ENV, str(tmp_path / "tickets.db"))
     monkeypatch.delenv(tickets.URL_ENV, raising=False)
+    monkeypatch.setenv(OUTBOX_DIR_ENV, str(tmp_path / "outbox"))
     monkeypatch.delenv("CLINIC_NOTIFY_URL", raising=False)
     monkeypatch.setenv(FIXED_NOW_ENV, TUESDAY_NOON)
     frontdesk.get_store.cache_clear()
     yield tickets.TicketStore.from_env()
+    frontdesk.get_desk().close()
     frontdesk.get_store.cache_clear()
 
 
@@ -148,14 +156,67 @@ def test_a_retried_action_creates_no_second_ticket(store) -> None:
     assert list(ticket.messages) == ["tell me about prp", "I have a fever"]
 
 
-def test_the_advice_goes_out_even_if_the_ticket_cannot_be_stored(monkeypatch, tmp_path) -> None:
+def test_the_advice_goes_out_even_if_postgresql_is_unreachable(store, monkeypatch) -> None:
     monkeypatch.setenv(tickets.URL_ENV, "postgresql://nobody@127.0.0.1:1/none")
-    frontdesk.get_store.cache_clear()
     messages, reply, slots = run_action(
         ActionHandleComplication(), _tracker("my vision went blurry", BREATHING)
     )
-    assert (reply["type"], reply["ticket"], len(messages), slots) == ("urgent", None, 1, {})
-    frontdesk.get_store.cache_clear()
+    assert messages[0]["text"].startswith("Please call 999 now")
+    assert (reply["type"], reply["ticket"], reply["filed"], slots) == ("urgent", None, "kept", {})
+    assert frontdesk.get_desk().outbox.count() == 1
+    frontdesk.get_desk().close()
+
+
+@pytest.mark.parametrize(
+    "text, triage", [("I have a fever since the PRP", FEVER),
+                     ("my throat feels tight and I can't breathe", BREATHING)],
+)  # fmt: skip
+def test_a_failed_write_still_gives_the_advice_in_full_and_keeps_the_message(
+    store, tmp_path, text, triage
+) -> None:
+    (tmp_path / "tickets.db").mkdir()  # the database cannot be opened, even by root
+    settings = get_settings()
+    messages, reply, slots = run_action(ActionHandleComplication(), _tracker(text, triage))
+    # The advice is exactly what it is with a working database: it never depends on it.
+    assert messages[0]["text"] == urgent_advice(Triage.from_dict(triage), settings, clock.now())
+    note = messages[1]["text"]
+    assert (
+        "couldn't pass your message on" in note and f"call the clinic on {settings.phone}" in note
+    )
+    assert "kept, and the team will see it" in note and "phone number" not in note
+    assert (reply["ticket"], reply["callback"], reply["filed"], slots) == (None, False, "kept", {})
+
+    (tmp_path / "tickets.db").rmdir()
+    assert frontdesk.get_desk().retry_pending() == 0
+    (ticket,) = store.list_open()
+    assert (ticket.category, ticket.urgency, ticket.triage_layer) == (
+        "complication", "urgent", triage["layer"],
+    )  # fmt: skip
+    assert ticket.messages == ("tell me about prp", text)
+    # The same message again (a retried action) joins nothing and creates nothing.
+    _messages, again, _slots = run_action(ActionHandleComplication(), _tracker(text, triage))
+    assert again["ticket"] == ticket.id and store.get(ticket.id).messages == ticket.messages
+
+
+def test_a_call_back_number_that_cannot_be_written_is_kept(store, tmp_path) -> None:
+    _, reply, _ = run_action(ActionHandleComplication(), _tracker("I have a fever"))
+    ticket_id = reply["ticket"]
+    database = tmp_path / "tickets.db"
+    frontdesk.get_desk().close()  # no open connection keeps the file in use
+    database.rename(tmp_path / "moved.db")
+    database.mkdir()  # the database is gone for now
+    pending = {CALLBACK_TICKET_SLOT: ticket_id, CALLBACK_PHONE_SLOT: "07700900123"}
+    messages, done, _slots = run_action(
+        ActionAnswerYesOrNo(), _after_advice("affirm", "yes", pending)
+    )
+    text = text_of(messages)
+    assert "couldn't save your number right now" in text and get_settings().phone in text
+    assert "kept, and the team will see it" in text and "will call you" not in text
+    assert done["filed"] == "kept"
+    database.rmdir()
+    (tmp_path / "moved.db").rename(database)
+    assert frontdesk.get_desk().retry_pending() == 0
+    assert store.get(ticket_id).contact_phone == "07700900123"
 
 
 def _after_advice(intent: str, text: str, slots: dict):
