@@ -24,9 +24,9 @@ export TF_CPP_MIN_LOG_LEVEL   := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install lock train run shell validate validate-knowledge lint format test \
+.PHONY: help install lock train run run-cluster install-nginx shell validate validate-knowledge lint format test \
         test-unit test-nlu test-conversations test-e2e test-browser install-browser bench clean \
-        nlu-report tickets triage-report context-eval
+        nlu-report tickets triage-report context-eval install-services
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -58,7 +58,17 @@ $(MODEL): $(INSTALLED) $(MODEL_INPUTS)
 	@touch $@
 
 run: $(MODEL) ## Install, train if stale, start the servers and the demo page, print where to chat
-	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) WEB_PORT=$(WEB_PORT) scripts/run.sh
+	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) WEB_PORT=$(WEB_PORT) $(PY) -m scripts.run
+
+RASA_SERVERS   ?= 2
+ACTION_SERVERS ?= 2
+PROXY_PORT     ?= 8080
+run-cluster: $(MODEL) install-nginx ## Several Rasa + action servers behind nginx: make run-cluster RASA_SERVERS=2
+	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) WEB_PORT=$(WEB_PORT) PROXY_PORT=$(PROXY_PORT) \
+		$(PY) -m scripts.run --rasa-servers $(RASA_SERVERS) --action-servers $(ACTION_SERVERS) --proxy
+
+install-nginx: ## Debian's nginx for make run-cluster (root; does nothing if installed)
+	scripts/install_nginx.sh
 
 shell: $(MODEL) ## Chat in the terminal as on SMS: text only, numbers pick buttons (own servers)
 	$(PY) -m scripts.chat
@@ -78,7 +88,7 @@ format: $(INSTALLED) ## Format the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test-unit: $(INSTALLED) ## Unit tests, mirroring the packages (core, actions, NLU components, channels, web app)
+test-unit: $(INSTALLED) install-services ## Unit tests, mirroring the packages (core, actions, NLU components, channels, web app)
 	$(BIN)/pytest tests/unit
 
 test-nlu: $(MODEL) ## NLU accuracy on the held-out patient messages
@@ -88,18 +98,21 @@ test-conversations: $(MODEL) ## Conversation tests with `rasa test` (fail on any
 	$(RASA) test core --model $(MODEL) --stories tests/conversations --fail-on-prediction-errors \
 		--out results/conversations --no-plot --quiet
 
-test-e2e: $(MODEL) ## End-to-end: real action + Rasa servers, reply contract over REST
+test-e2e: $(MODEL) install-services ## End-to-end: real action + Rasa servers, reply contract over REST
 	$(BIN)/pytest tests/e2e
 
 install-browser: ## Debian's chromium for the browser tests (root; does nothing if installed)
 	scripts/install_browser.sh
+
+install-services: ## Debian's postgresql and redis-server for the tests' private servers (root; does nothing if installed)
+	scripts/install_services.sh
 
 test-browser: $(MODEL) install-browser ## Browser tests: the chat widget in headless Chromium
 	$(BIN)/pytest tests/browser
 
 test: lint validate test-unit test-nlu test-conversations test-e2e test-browser ## Everything CI runs
 
-bench: $(MODEL) ## Benchmarks: training time, start-up time, REST latency (p50/p95)
+bench: $(MODEL) install-nginx ## Benchmarks: training, start-up, REST latency, load (1/10/50 concurrent, 1 vs 2 servers)
 	$(PY) -m scripts.bench
 
 clean: ## Remove the model and build outputs (keeps .venv)

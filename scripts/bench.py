@@ -1,4 +1,5 @@
-"""`make bench`: training time, time to first answer, and REST latency with actions in the loop.
+"""`make bench`: training time, time to first answer, REST latency with actions in the loop,
+and the load figures of scripts/bench_load.py (concurrency, cluster, turn latency).
 
 A benchmark, not a test: it prints the figures (and writes results/bench.json) for the README.
 Goals (issue #2): ready within 20 s, p95 under 50 ms for one user, training under 3 minutes.
@@ -52,6 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=500, help="REST messages to time")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--skip-load", action="store_true", help="no load figures")
     args = parser.parse_args()
     results: dict[str, float] = {}
 
@@ -86,6 +88,10 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {out.relative_to(PROJECT_ROOT)}")
+    if not args.skip_load:
+        from scripts import bench_load
+
+        bench_load.main([])
 
 
 if __name__ == "__main__":

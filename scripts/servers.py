@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -18,7 +19,30 @@ import requests
 
 from clinic.paths import PROJECT_ROOT
 
+PYTHON = sys.executable
 RASA = str(Path(sys.executable).parent / "rasa")
+TRACKER_STORE = "serving.tracker_store.ClinicSQLTrackerStore"
+LOCK_STORE = "serving.lock_store.ClinicRedisLockStore"
+ACTION_SECRET_HEADER = "X-Clinic-Action-Secret"
+
+
+def endpoints_text(action_url: str, lock_store_url: str = "") -> str:
+    """An endpoints file: the action server (with the shared secret, which Rasa reads from
+    ``$CLINIC_ACTION_SECRET``), the SQL tracker store and, for several Rasa servers, the
+    Redis lock store. Written as text: a process that has used Rasa's YAML reader would
+    quote the ``${...}`` reference when dumping YAML, and Rasa would not expand it."""
+    text = (
+        "action_endpoint:\n"
+        f'  url: "{action_url}"\n'
+        "  enable_selective_domain: true\n"
+        "  headers:\n"
+        f"    {ACTION_SECRET_HEADER}: ${{CLINIC_ACTION_SECRET}}\n"
+        "tracker_store:\n"
+        f"  type: {TRACKER_STORE}\n"
+    )
+    if lock_store_url:
+        text += f'lock_store:\n  type: {LOCK_STORE}\n  url: "{lock_store_url}"\n'
+    return text
 
 
 def free_port() -> int:
@@ -35,7 +59,7 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def start_action_server(port: int, log: Path, env: dict[str, str] | None = None):
     return subprocess.Popen(
-        [RASA, "run", "actions", "--actions", "actions", "--port", str(port)],
+        [PYTHON, "-m", "serving.action_server", "--port", str(port)],
         cwd=PROJECT_ROOT,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -82,11 +106,70 @@ def wait_until_answering(
     raise RuntimeError(f"Rasa did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class RunningAssistant:
-    rasa_url: str
-    action_url: str
+    """Both servers of one run; tests may stop, kill and restart either."""
+
+    model: Path
     work_dir: Path
+    credentials: Path
+    env: dict[str, str]
+    action_port: int
+    rasa_port: int
+    rasa_args: tuple[str, ...] = ()
+    action_server: subprocess.Popen | None = None
+    rasa_server: subprocess.Popen | None = None
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}"
+
+    @property
+    def rasa_log(self) -> Path:
+        return self.work_dir / "rasa-server.log"
+
+    @property
+    def action_log(self) -> Path:
+        return self.work_dir / "action-server.log"
+
+    def start_action_server(self) -> None:
+        self.action_server = start_action_server(self.action_port, self.action_log, self.env)
+        wait_until_up(f"{self.action_url}/health", self.action_server, self.action_log)
+
+    def start_rasa_server(self) -> None:
+        endpoints = self.work_dir / "endpoints.yml"
+        endpoints.write_text(endpoints_text(f"{self.action_url}/webhook"))
+        self.rasa_server = subprocess.Popen(
+            [
+                PYTHON, "-m", "serving.rasa_server", "run", "--model", str(self.model),
+                "--port", str(self.rasa_port), "-i", "127.0.0.1",
+                "--endpoints", str(endpoints), "--credentials", str(self.credentials),
+                *self.rasa_args,
+            ],
+            cwd=PROJECT_ROOT,
+            stdout=self.rasa_log.open("a"),
+            stderr=subprocess.STDOUT,
+            env=server_env(self.env),
+        )  # fmt: skip
+        wait_until_answering(self.rasa_url, self.rasa_server, self.rasa_log)
+
+    def stop_all(self) -> None:
+        for process in (self.rasa_server, self.action_server):
+            if process is not None and process.poll() is None:
+                stop(process)
 
     def send(self, message: str, sender: str | None = None) -> list[dict[str, Any]]:
         response = requests.post(
@@ -98,55 +181,38 @@ class RunningAssistant:
         return response.json()
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextmanager
 def running_assistant(
     model: Path,
     work_dir: Path,
     credentials: Path | None = None,
     env: dict[str, str] | None = None,
+    rasa_args: tuple[str, ...] = (),
 ) -> Iterator[RunningAssistant]:
     """Both servers up, on free ports; stopped (and logs kept in ``work_dir``) afterwards.
 
     ``credentials`` defaults to the project's credentials.yml; ``env`` adds environment
-    variables for both servers (channel secrets, fake API addresses in tests).
+    variables for both servers (channel secrets, fake API addresses in tests); ``rasa_args``
+    are extra arguments of ``rasa run`` (e.g. ``--debug``).
     """
     work_dir.mkdir(parents=True, exist_ok=True)
-    action_port, rasa_port = free_port(), free_port()
-    endpoints = work_dir / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://localhost:{action_port}/webhook"\n'
-        "  enable_selective_domain: true\n"
-    )
-    action_log, rasa_log = work_dir / "action-server.log", work_dir / "rasa-server.log"
-    # Tickets go to this run's own SQLite file unless the caller chose a database.
-    env = {"CLINIC_TICKETS_DB": str(work_dir / "tickets.db"), **(env or {})}
-    action_server = start_action_server(action_port, action_log, env)
-    rasa_server = subprocess.Popen(
-        [
-            RASA, "run", "--model", str(model), "--port", str(rasa_port),
-            "--endpoints", str(endpoints),
-            "--credentials", str(credentials or PROJECT_ROOT / "credentials.yml"),
-        ],
-        cwd=PROJECT_ROOT,
-        stdout=rasa_log.open("w"),
-        stderr=subprocess.STDOUT,
-        env=server_env(env),
+    # Tickets and conversations go to this run's own SQLite files unless the caller chose
+    # databases; fresh secrets for this run.
+    env = {
+        "CLINIC_TICKETS_DB": str(work_dir / "tickets.db"),
+        "CLINIC_CONVERSATIONS_DB": str(work_dir / "conversations.db"),
+        "CLINIC_OUTBOX_DIR": str(work_dir / "outbox"),
+        "CLINIC_ACTION_SECRET": secrets.token_urlsafe(32),
+        "CLINIC_WIDGET_SECRET": secrets.token_urlsafe(32),
+        **(env or {}),
+    }
+    assistant = RunningAssistant(
+        model, work_dir, credentials or PROJECT_ROOT / "credentials.yml", env,
+        free_port(), free_port(), rasa_args,
     )  # fmt: skip
     try:
-        wait_until_up(f"http://localhost:{action_port}/health", action_server, action_log)
-        wait_until_answering(f"http://localhost:{rasa_port}", rasa_server, rasa_log)
-        yield RunningAssistant(
-            f"http://localhost:{rasa_port}", f"http://localhost:{action_port}", work_dir
-        )
+        assistant.start_action_server()
+        assistant.start_rasa_server()
+        yield assistant
     finally:
-        stop(rasa_server)
-        stop(action_server)
+        assistant.stop_all()

@@ -16,7 +16,7 @@ import pytest
 
 from clinic.paths import PROJECT_ROOT
 
-PACKAGES = ("clinic", "actions", "clinic_nlu", "channels", "webapp", "scripts")
+PACKAGES = ("clinic", "actions", "clinic_nlu", "channels", "serving", "webapp", "scripts")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
