@@ -181,7 +181,7 @@ def test_rasas_warnings_about_a_payload_message_are_logged_redacted(tmp_path: Pa
     with bare_root_logger() as root:
         root.addHandler(logging.FileHandler(path))
         warnings.warn(
-            "Failed to parse arguments in line '/inform{\"contact_name\": \"Priya Okafor\"}'. "
+            'Failed to parse arguments in line \'/inform{"contact_name": "Priya Okafor"}\'. '
             "Expected entities from ['treatment'] but found {'contact_name': 'Priya Okafor'}",
             UserWarning,
             stacklevel=1,
