@@ -1,8 +1,10 @@
-"""Write the credentials file Rasa runs with: credentials.yml plus the messaging channels
-switched on by environment variables.
+"""Write the credentials file Rasa runs with: credentials.yml plus the messaging channels and
+the callback channel, switched on by environment variables.
 
-A channel is on when all of its variables are set (secrets stay in the environment: the
-file only holds ``${VAR}`` references, which Rasa expands when it reads the file).
+A channel is on when all of its variables are set, and setting only some of them is an
+error (secrets stay in the environment: the file only holds ``${VAR}`` references, which
+Rasa expands when it reads the file). The callback channel needs ``CALLBACK_URL`` (where
+the replies go) and ``CALLBACK_SECRET`` (what callers must send; see channels/callback.py).
 Usage: ``python scripts/credentials.py OUT_FILE``; prints which channels are on.
 """
 
@@ -33,6 +35,10 @@ OPTIONAL_CHANNELS: dict[str, dict[str, str]] = {
         "secret": "FACEBOOK_SECRET",
         "page-access-token": "FACEBOOK_PAGE_ACCESS_TOKEN",
     },
+    "channels.callback.ClinicCallbackInput": {
+        "url": "CALLBACK_URL",
+        "secret": "CALLBACK_SECRET",
+    },
 }
 
 
@@ -44,9 +50,6 @@ def build_credentials(environ: dict[str, str]) -> tuple[dict, list[str]]:
     """The credentials mapping and the names of the optional channels switched on."""
     yaml = YAML(typ="safe")
     credentials = yaml.load((PROJECT_ROOT / "credentials.yml").read_text()) or {}
-    callback_url = environ.get("CALLBACK_URL")
-    if callback_url and "callback" in credentials:
-        credentials["callback"] = {"url": callback_url}
     enabled = []
     for connector, variables in OPTIONAL_CHANNELS.items():
         present = [name for name in variables.values() if environ.get(name)]
@@ -73,7 +76,8 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w") as stream:
         YAML().dump(credentials, stream)
-    print(f"messaging channels on: {', '.join(enabled) or 'none (see README: Messaging channels)'}")
+    on = ", ".join(enabled) or "none (see README: Messaging channels)"
+    print(f"messaging and callback channels on: {on}")
     return 0
 
 

@@ -15,7 +15,8 @@
  *
  * It loads clinic-chat.css and vendor/socket.io.min.js from beside itself, talks to Rasa's
  * socket.io channel, and falls back to the REST channel when sockets fail. The session id
- * and the transcript are kept in localStorage, so a page reload keeps the conversation.
+ * the server issued, its token and the transcript are kept in localStorage, so a page
+ * reload keeps the conversation.
  * Everything the bot or the patient wrote is rendered as text, never as HTML.
  */
 (function () {
@@ -81,12 +82,26 @@
         const saved = JSON.parse(window.localStorage.getItem(key) || "null");
         if (saved && saved.version === STORAGE_VERSION && typeof saved.sessionId === "string") {
           const transcript = Array.isArray(saved.transcript) ? saved.transcript : [];
-          return { ...saved, open: saved.open === true, transcript: transcript.filter(isEntry) };
+          return {
+            ...saved,
+            // Only a token the server issued lets the socket continue this session.
+            sessionToken: typeof saved.sessionToken === "string" ? saved.sessionToken : null,
+            open: saved.open === true,
+            transcript: transcript.filter(isEntry),
+          };
         }
       } catch (error) {
         // Storage disabled or corrupt: start a new conversation.
       }
-      return { version: STORAGE_VERSION, sessionId: newSessionId(), open: false, transcript: [] };
+      // Until the server issues a session, this id is used over REST only (the REST channel
+      // keeps its own conversations); the socket asks the server for a session.
+      return {
+        version: STORAGE_VERSION,
+        sessionId: newSessionId(),
+        sessionToken: null,
+        open: false,
+        transcript: [],
+      };
     }
 
     function save(state) {
@@ -184,11 +199,15 @@
   }
 
   /**
-   * Rasa's socket.io channel with session persistence: on every (re)connection the client
-   * asks for its session again, so replies keep reaching it after a server restart.
+   * Rasa's socket.io channel with server-issued sessions: on every (re)connection the client
+   * asks to continue its session, with the token the server gave it; the server continues it
+   * (the token is valid) or issues a new one, and sends "session_token" then
+   * "session_confirm". So replies keep reaching it after a server restart.
    * `status` is "connecting", "connected" or "offline" (the last attempt failed).
+   * `events.session()` is the stored {sessionId, sessionToken}; `events.onSession(id, token)`
+   * stores what the server issued.
    */
-  function createSocketChannel(io, config, sessionId, events) {
+  function createSocketChannel(io, config, events) {
     const socket = io(config.serverUrl, { path: config.socketPath, timeout: 8000 });
     let status = "connecting";
     let waiters = [];
@@ -202,8 +221,25 @@
       }
     }
 
-    socket.on("connect", () => socket.emit("session_request", { session_id: sessionId }));
-    socket.on("session_confirm", () => setStatus("connected"));
+    socket.on("connect", () => {
+      const session = events.session();
+      // Without a valid token the server ignores the id and issues a new session.
+      socket.emit("session_request", {
+        session_id: session.sessionId,
+        token: session.sessionToken,
+      });
+    });
+    socket.on("session_token", (issued) => {
+      if (issued && typeof issued.session_id === "string" && typeof issued.token === "string") {
+        events.onSession(issued.session_id, issued.token);
+      }
+    });
+    socket.on("session_confirm", (sessionId) => {
+      if (typeof sessionId === "string" && sessionId !== events.session().sessionId) {
+        events.onSession(sessionId, null); // a server that issues no tokens
+      }
+      setStatus("connected");
+    });
     socket.on("connect_error", () => setStatus("offline"));
     socket.on("disconnect", (reason) => {
       setStatus("connecting");
@@ -225,7 +261,9 @@
     }
 
     function send(text) {
-      socket.emit("user_uttered", { message: text, session_id: sessionId });
+      // The server answers in the session it confirmed for this socket; session_id is sent
+      // for Rasa's protocol only.
+      socket.emit("user_uttered", { message: text, session_id: events.session().sessionId });
     }
 
     return { ready: ready, send: send, socket: socket };
@@ -585,9 +623,15 @@
       setConnection("connecting");
       connecting = loadSocketIoClient()
         .then((io) =>
-          createSocketChannel(io, config, state.sessionId, {
+          createSocketChannel(io, config, {
             onBotMessage: receive,
             onStatus: setConnection,
+            session: () => ({ sessionId: state.sessionId, sessionToken: state.sessionToken }),
+            onSession: (sessionId, token) => {
+              state.sessionId = sessionId;
+              state.sessionToken = token;
+              store.save(state);
+            },
           }),
         )
         .catch(() => {

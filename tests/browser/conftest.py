@@ -1,14 +1,17 @@
 """Browser-test fixtures: the real servers, the demo web app and a headless Chromium.
 
 The action server and the Rasa server run as in ``scripts/servers.py``, with the socket.io
-channel on (``channels.socketio.ClinicSocketIOInput``) and CORS open, as the widget on the
-demo page (another port, so another origin) needs. The browser is Debian's ``chromium``
-(``scripts/install_browser.sh``), driven by Playwright; no browser is downloaded.
+channel on (``channels.socketio.ClinicSocketIOInput``, accepting the demo page's origin) and
+CORS open, as the widget on the demo page (another port, so another origin) needs. The
+secrets are made once per session, so widget sessions survive a restart of the Rasa server.
+The browser is Debian's ``chromium`` (``scripts/install_browser.sh``), driven by Playwright;
+no browser is downloaded.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +24,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from scripts.servers import (
     PROJECT_ROOT,
     RASA,
+    endpoints_text,
     free_port,
     server_env,
     start_action_server,
@@ -42,7 +46,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = PROJECT_ROOT / "results" / "browser"
 CREDENTIALS = """\
-rest:
+channels.rest.ClinicRestInput:
 channels.socketio.ClinicSocketIOInput:
   user_message_evt: user_uttered
   bot_message_evt: bot_uttered
@@ -60,6 +64,8 @@ class Servers:
     action_port: int = field(default_factory=free_port)
     web_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    widget_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    action_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def rasa_url(self) -> str:
@@ -72,8 +78,21 @@ class Servers:
     def log(self, name: str) -> Path:
         return self.work_dir / f"{name}.log"
 
+    def env(self) -> dict[str, str]:
+        return server_env(
+            {
+                "CLINIC_WIDGET_SECRET": self.widget_secret,
+                "CLINIC_ACTION_SECRET": self.action_secret,
+                "CLINIC_SITE_ORIGINS": f"http://localhost:{self.web_port}",
+                "CLINIC_TICKETS_DB": str(self.work_dir / "tickets.db"),
+                "CLINIC_CONVERSATIONS_DB": str(self.work_dir / "conversations.db"),
+            }
+        )
+
     def start(self) -> None:
-        self.processes["actions"] = start_action_server(self.action_port, self.log("actions"))
+        self.processes["actions"] = start_action_server(
+            self.action_port, self.log("actions"), self.env()
+        )
         self.processes["webapp"] = self._popen(
             "webapp",
             [
@@ -97,10 +116,7 @@ class Servers:
 
     def start_rasa(self) -> None:
         endpoints, credentials = self.work_dir / "endpoints.yml", self.work_dir / "credentials.yml"
-        endpoints.write_text(
-            f'action_endpoint:\n  url: "http://localhost:{self.action_port}/webhook"\n'
-            "  enable_selective_domain: true\n"
-        )
+        endpoints.write_text(endpoints_text(f"http://localhost:{self.action_port}/webhook"))
         credentials.write_text(CREDENTIALS)
         self.processes["rasa"] = self._popen(
             "rasa",
@@ -126,7 +142,7 @@ class Servers:
             cwd=PROJECT_ROOT,
             stdout=self.log(name).open("w"),
             stderr=subprocess.STDOUT,
-            env=server_env(),
+            env=self.env(),
         )
 
 

@@ -6,6 +6,7 @@ screenshot in results/browser/. The Rasa restart test comes last: it restarts th
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -18,6 +19,8 @@ expect.set_options(timeout=15_000)
 
 REST_WEBHOOK = "/webhooks/rest/webhook"
 HTML_MESSAGE = "<img src=x onerror=alert(1)>"
+SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+SESSION_TOKEN = re.compile(r"^[0-9a-f]{64}$")
 
 
 def answer_text(treatment: str, topic: str) -> str:
@@ -65,6 +68,11 @@ def ask(page: Page, question: str) -> None:
 
 def last_bot_message(page: Page):
     return page.locator(".cc-bot").last
+
+
+def stored_state(page: Page) -> dict:
+    """What the widget keeps in localStorage (one entry per Rasa server)."""
+    return page.evaluate("Object.values(localStorage).map(JSON.parse)[0]")
 
 
 def expect_turn_finished(page: Page) -> None:
@@ -115,14 +123,33 @@ def test_reload_keeps_the_conversation_and_its_context(servers, page) -> None:
     shown = page.locator(".cc-message, .cc-sources summary")
     transcript = shown.all_text_contents()
 
+    session = stored_state(page)
+    assert SESSION_ID.match(session["sessionId"]) and SESSION_TOKEN.match(session["sessionToken"])
+
     page.reload()
     expect(page.get_by_role("dialog", name="Example Skin Clinic")).to_be_visible()
     expect(shown).to_have_text(transcript)
     expect(shown.last).to_be_in_viewport()  # scrolled to the latest message
     wait_for_connection(page, "connected")
-    # Same session on the server: the follow-up is answered for PRP.
+    # Same session on the server (the token continued it): the follow-up is answered for PRP.
+    assert stored_state(page)["sessionId"] == session["sessionId"]
     ask(page, "how many sessions would I need?")
     expect(last_bot_message(page)).to_contain_text(answer_text("prp", "sessions"))
+
+
+def test_a_stored_session_id_without_its_token_gets_a_new_session(servers, page) -> None:
+    """A session id copied into storage (or kept by an older widget) does not continue."""
+    copied = {"version": 1, "sessionId": "0123456789abcdef0123456789abcdef", "transcript": []}
+    page.add_init_script(
+        f"localStorage.setItem({json.dumps('clinic-chat:' + servers.rasa_url)}, "
+        f"{json.dumps(json.dumps(copied))});"
+    )
+    open_chat(page, servers.page_url)
+    session = stored_state(page)
+    assert session["sessionId"] != copied["sessionId"] and SESSION_ID.match(session["sessionId"])
+    assert SESSION_TOKEN.match(session["sessionToken"])
+    ask(page, "What is PRP?")
+    expect_answer_with_sources(page, "prp", "overview")
 
 
 def test_html_is_shown_as_text_and_never_run(servers, page) -> None:
@@ -203,9 +230,7 @@ def test_falls_back_to_rest_when_sockets_are_blocked(servers, page, rest_request
     expect_answer_with_sources(page, "prp", "overview")
     expect_turn_finished(page)
     assert len(rest_requests) == 1
-    assert rest_requests[0].post_data_json["sender"] == page.evaluate(
-        "Object.values(localStorage).map(JSON.parse)[0].sessionId"
-    )
+    assert rest_requests[0].post_data_json["sender"] == stored_state(page)["sessionId"]
 
 
 # Sets data-transport="rest" on the widget's tag as soon as the parser adds it, before the

@@ -1,4 +1,5 @@
-"""Messaging channels with the real Rasa server: callback, Twilio and Facebook webhooks.
+"""Messaging channels with the real Rasa server: callback, Twilio and Facebook webhooks, and
+conversations kept apart between channels.
 
 Outgoing calls go to local fake endpoints (never the internet): Twilio's API base URL and
 the Graph API URL are pointed at them through the connectors' environment settings.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +23,11 @@ from twilio.request_validator import RequestValidator
 from scripts.credentials import build_credentials
 from scripts.servers import RunningAssistant, running_assistant
 from tests.support.fake_http import FakeEndpoint, RecordedRequest, fake_endpoint
+from tests.support.replies import reply_of
 
 TWILIO_TOKEN = "test-twilio-auth-token"
 FACEBOOK_SECRET = "test-facebook-app-secret"
+CALLBACK_SECRET = "test-callback-secret"
 CHANNEL_ENV = {
     "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
     "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
@@ -59,12 +63,13 @@ def assistant(trained_model: Path, tmp_path_factory, outbox) -> Iterator[Running
     env = {
         **CHANNEL_ENV,
         "CALLBACK_URL": f"{outbox.url}/callback",
+        "CALLBACK_SECRET": CALLBACK_SECRET,
         "TWILIO_API_BASE_URL": outbox.url,
         "FACEBOOK_GRAPH_URL": f"{outbox.url}/graph",
         "TWILIO_WEBHOOK_URL": "https://clinic.example.com/webhooks/twilio/webhook",
     }
     credentials, enabled = build_credentials(env)
-    assert enabled == ["twilio", "facebook"]
+    assert enabled == ["twilio", "facebook", "callback"]
     # The values themselves, not "${NAME}": once Rasa's YAML reader is imported in this test
     # process (other test modules load training data), it registers an implicit resolver for
     # "${...}", and the dumper then quotes such strings, which Rasa would not substitute.
@@ -83,12 +88,17 @@ def assistant(trained_model: Path, tmp_path_factory, outbox) -> Iterator[Running
 # --- callback ----------------------------------------------------------------------------
 
 
+def _callback_post(assistant, body: dict, secret: str | None) -> requests.Response:
+    headers = {"X-Callback-Secret": secret} if secret is not None else {}
+    return requests.post(
+        f"{assistant.rasa_url}/webhooks/callback/webhook", json=body, headers=headers, timeout=30
+    )
+
+
 def test_callback_channel_posts_replies_to_the_receiver(assistant, outbox) -> None:
     sender = uuid.uuid4().hex
-    response = requests.post(
-        f"{assistant.rasa_url}/webhooks/callback/webhook",
-        json={"sender": sender, "message": "what is prp"},
-        timeout=30,
+    response = _callback_post(
+        assistant, {"sender": sender, "message": "what is prp"}, CALLBACK_SECRET
     )
     assert response.ok
     posted = outbox.wait_for(
@@ -103,6 +113,61 @@ def test_callback_channel_posts_replies_to_the_receiver(assistant, outbox) -> No
     assert any(m.get("text") for m in mine)
     reply = next(m["custom"]["reply"] for m in mine if "custom" in m)
     assert (reply["type"], reply["treatments"]) == ("answer", ["prp"])
+    assert [sender_id for sender_id, _ in _user_events(assistant, sender)] == [f"callback:{sender}"]
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong"], ids=["missing", "empty", "wrong"])
+def test_callback_channel_refuses_requests_without_the_secret(assistant, outbox, secret) -> None:
+    sender = uuid.uuid4().hex
+    response = _callback_post(assistant, {"sender": sender, "message": "what is prp"}, secret)
+    assert response.status_code == 401
+    assert _user_events(assistant, sender) == []
+
+
+def test_callback_channel_refuses_bad_requests(assistant) -> None:
+    response = _callback_post(assistant, {"message": "what is prp"}, CALLBACK_SECRET)
+    assert (response.status_code, set(response.json())) == (400, {"error"})
+
+
+# --- conversations kept apart ------------------------------------------------------------
+
+
+def _user_events(assistant, sender: str) -> list[tuple[str, dict]]:
+    """(conversation id, event) of every user message whose conversation ends in ``sender``."""
+    with sqlite3.connect(assistant.work_dir / "conversations.db") as db:
+        rows = db.execute(
+            "SELECT sender_id, data FROM events WHERE sender_id LIKE ? AND type_name = 'user' "
+            "ORDER BY id",
+            (f"%{sender}",),
+        ).fetchall()
+    return [(sender_id, json.loads(data)) for sender_id, data in rows]
+
+
+def test_a_rest_sender_equal_to_a_phone_number_does_not_reach_its_sms_conversation(
+    assistant, outbox
+) -> None:
+    number = f"+1555{uuid.uuid4().int % 10**7:07d}"
+    params = {"From": number, "To": "+15550000000", "Body": "how much does it cost?"}
+    assert _twilio_post(assistant, params, _signed(params)).status_code == 204
+    (question,) = _sms_to(outbox, number, 1)
+    # A REST client naming the same number (and the Twilio channel) talks in its own
+    # conversation: its "PRP" is a new question, not the answer to the SMS question.
+    response = requests.post(
+        f"{assistant.rasa_url}/webhooks/rest/webhook",
+        json={"sender": number, "message": "PRP", "input_channel": "twilio"},
+        timeout=30,
+    )
+    assert response.ok and {m["recipient_id"] for m in response.json()} == {number}
+    assert reply_of(response.json())["topic"] != "cost"
+    assert len(_sms_to(outbox, number, 1)) == 1  # nothing texted to the phone
+    assert [
+        (sender_id, event["input_channel"]) for sender_id, event in _user_events(assistant, number)
+    ] == [(number, "twilio"), (f"rest:{number}", "rest")]
+    # and the SMS conversation still has its question pending
+    prp_option = next(line for line in question.splitlines() if "PRP (" in line).split(".")[0]
+    params = {"From": number, "To": "+15550000000", "Body": prp_option}
+    assert _twilio_post(assistant, params, _signed(params)).status_code == 204
+    assert any("GBP" in part for part in _sms_to(outbox, number, 2)[1:])
 
 
 # --- Twilio ------------------------------------------------------------------------------

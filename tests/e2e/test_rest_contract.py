@@ -1,18 +1,23 @@
 """End to end: the real action server and Rasa server, spoken to over the REST channel.
 
 Checks the reply contract on every turn, the follow-ups that need conversation context,
-and that bad input always gets a polite reply.
+that bad input always gets a polite reply and a bad request a 400, and that REST senders
+have conversations of their own (``rest:<sender>``).
 """
 
 from __future__ import annotations
 
+import json
+import secrets
 import shutil
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from clinic.knowledge import get_knowledge
 from scripts.servers import (
@@ -140,7 +145,12 @@ def test_malformed_knowledge_stops_action_server_at_start(tmp_path: Path) -> Non
     lines[index] = lines[index].replace("name: Mesotherapy", "name: ''")
     path.write_text("\n".join(lines) + "\n")
     log = tmp_path / "action-server.log"
-    process = start_action_server(free_port(), log, {"CLINIC_KNOWLEDGE_DIR": str(knowledge)})
+    # With the action secret the server needs, so only the knowledge file can stop it.
+    env = {
+        "CLINIC_KNOWLEDGE_DIR": str(knowledge),
+        "CLINIC_ACTION_SECRET": secrets.token_urlsafe(32),
+    }
+    process = start_action_server(free_port(), log, env)
     try:
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:
@@ -169,3 +179,46 @@ def test_complication_gets_urgent_reply_and_ticket(assistant) -> None:
     )  # fmt: skip
     # an ordinary question naming a symptom is answered, not escalated
     assert reply_of(assistant.send("is redness normal after microneedling?"))["type"] == "answer"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"What is PRP?", b"[]", b'{"message": "What is PRP?"}', b'{"sender": 7, "message": "hi"}'],
+    ids=["not-json", "not-an-object", "no-sender", "sender-not-a-string"],
+)
+def test_bad_request_gets_400_and_the_server_keeps_answering(assistant, body) -> None:
+    response = requests.post(
+        f"{assistant.rasa_url}/webhooks/rest/webhook",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"error"}
+    assert reply_of(assistant.send("what is prp"))["type"] == "answer"
+
+
+def test_rest_senders_have_their_own_conversations(assistant) -> None:
+    sender = f"+4477009{uuid.uuid4().int % 10**5:05d}"  # looks like an SMS conversation's id
+    response = requests.post(
+        f"{assistant.rasa_url}/webhooks/rest/webhook",
+        json={
+            "sender": sender,
+            "message": "what is prp",
+            "input_channel": "twilio",
+            "metadata": {"phone": sender},
+        },
+        timeout=30,
+    )
+    assert response.ok
+    assert {m["recipient_id"] for m in response.json()} == {sender}
+    with sqlite3.connect(assistant.work_dir / "conversations.db") as db:
+        rows = db.execute(
+            "SELECT sender_id, data FROM events WHERE sender_id LIKE ? AND type_name = 'user'",
+            (f"%{sender}",),
+        ).fetchall()
+    recorded = [(sender_id, json.loads(data)) for sender_id, data in rows]
+    assert [(sender_id, event["input_channel"]) for sender_id, event in recorded] == [
+        (f"rest:{sender}", "rest")
+    ]
+    assert "phone" not in recorded[0][1]["metadata"]  # Rasa adds its model ids, nothing else
