@@ -56,6 +56,7 @@ How a message is read:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -94,7 +95,9 @@ EMERGENCY_SIGNS_TEXT = (
 def detect(text: str) -> RedFlag | None:
     """The most urgent red flag in a patient's message, or None."""
     parts = sentences(normalise(text))
-    found = [hit for index in range(len(parts)) for hit in _flags(parts, index)]
+    message = " . ".join(parts)
+    signs = [sign for sign in SIGNS if not sign.requires or sign.requires.search(message)]
+    found = [hit for index in range(len(parts)) for hit in _flags(parts, index, signs)]
     if not found:
         return None
     found.sort(key=lambda hit: (not hit[1].emergency, hit[0]))
@@ -737,13 +740,18 @@ _HABIT = re.compile(r"i get\b")
 _NOW_AFTER = re.compile(r"\b(?:now|today|this morning|tonight|since|spread\w*|started)\b")
 
 
+@functools.lru_cache(maxsize=256)
+def _clause_breaks(sentence: str) -> tuple[tuple[int, int], ...]:
+    return tuple((brk.start(), brk.end()) for brk in _CLAUSE_BREAK.finditer(sentence))
+
+
 def _clause_bounds(sentence: str, position: int) -> tuple[int, int]:
     start, end = 0, len(sentence)
-    for brk in _CLAUSE_BREAK.finditer(sentence):
-        if brk.end() <= position:
-            start = brk.end()
-        elif brk.start() >= position:
-            end = brk.start()
+    for brk_start, brk_end in _clause_breaks(sentence):
+        if brk_end <= position:
+            start = brk_end
+        elif brk_start >= position:
+            end = brk_start
             break
     return start, end
 
@@ -770,6 +778,7 @@ def _says_resolved(text: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=256)
 def _resolved(sentence: str, start: int, end: int, late: bool = False) -> bool:
     """Gone or long ago, in the clause or in the next one referring back to it. For a
     ``late`` sign (a lump weeks later) "long ago" dates the treatment, not the sign."""
@@ -795,6 +804,13 @@ def _current_cues(text: str) -> Iterator[int]:
         yield cue.start()
 
 
+@functools.lru_cache(maxsize=256)
+def _cue_positions(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Where the general-question and current-state cues of a clause start (every match
+    in one clause asks about the same clause)."""
+    return tuple(cue.start() for cue in _GENERAL.finditer(text)), tuple(_current_cues(text))
+
+
 def _about_own_state(
     sentence: str, start: int, end: int, match: re.Match[str], require_cue: bool = False
 ) -> bool:
@@ -802,8 +818,9 @@ def _about_own_state(
     (with ``require_cue``, a message with no cue at all does not count)."""
     text = sentence[start:end]
     cutoff = match.start() - start
-    general = [cue.start() for cue in _GENERAL.finditer(text) if cue.start() <= cutoff]
-    current = [position for position in _current_cues(text) if position <= cutoff]
+    all_general, all_current = _cue_positions(text)
+    general = [position for position in all_general if position <= cutoff]
+    current = [position for position in all_current if position <= cutoff]
     if current and (not general or max(current) >= max(general)):
         return True
     if general:
@@ -840,13 +857,12 @@ def _counts(sign: Sign, sentence: str, match: re.Match[str], follow_up: str) -> 
     return _about_own_state(sentence, scope_start, end, match) or _ongoing(follow_up)
 
 
-def _flags(parts: list[str], index: int) -> Iterator[tuple[tuple[int, int], RedFlag]]:
+def _flags(
+    parts: list[str], index: int, signs: list[Sign]
+) -> Iterator[tuple[tuple[int, int], RedFlag]]:
     sentence = parts[index]
     follow_up = parts[index + 1] if index + 1 < len(parts) else ""
-    message = " . ".join(parts)
-    for sign in SIGNS:
-        if sign.requires and not sign.requires.search(message):
-            continue
+    for sign in signs:
         for match in _every_match(sign.pattern, sentence):
             if _counts(sign, sentence, match, follow_up):
                 flag = RedFlag(sign.sign, sign.emergency, match.group())

@@ -181,20 +181,27 @@ class AliasMatcher:
 
     def _match(self, doc: Doc, fuzzy: bool) -> list[Span]:
         spans: list[Span] = []
+        # A span's key is its tokens' keys joined (what alias_key of its text gives, computed
+        # once per token). It starts and ends on a word: punctuation, emoji and runs of spaces
+        # add nothing to a key, and a span that began on them would claim them as the name.
+        keys = [alias_key(token.text) for token in doc]
         start = 0
         while start < len(doc):
             found = None
-            if not doc[start].is_punct:
+            if keys[start]:
                 longest = min(MAX_SPAN_TOKENS, len(doc) - start)
                 # Fuzzy matching stays within three tokens: typos in longer phrases are rare
                 # and long spans would invite false matches.
                 for end in range(start + (min(longest, 3) if fuzzy else longest), start, -1):
-                    if doc[end - 1].is_punct:
+                    if not keys[end - 1]:
                         continue
-                    span = doc[start:end]
-                    if fuzzy and len(span) > 1 and not self._may_be_misspelt_name(span):
+                    if (
+                        fuzzy
+                        and end - start > 1
+                        and not self._may_be_misspelt_name(keys[start:end])
+                    ):
                         continue
-                    key = alias_key(span.text)
+                    key = "".join(keys[start:end])
                     match = self.fuzzy_lookup(key) if fuzzy else self.exact_lookup(key)
                     if match is not None:
                         found = (end, match)
@@ -209,13 +216,10 @@ class AliasMatcher:
             start = end
         return spans
 
-    def _may_be_misspelt_name(self, span: Span) -> bool:
-        """A phrase with an ordinary word in it ("derma pen or prp") is not one name."""
-        for token in span:
-            word = alias_key(token.text)
-            if word in self.known_words and word not in self.alias_words:
-                return False
-        return True
+    def _may_be_misspelt_name(self, words: list[str]) -> bool:
+        """A phrase with an ordinary word in it ("derma pen or prp") is not one name
+        (``words``: its tokens' alias keys)."""
+        return not any(word in self.known_words and word not in self.alias_words for word in words)
 
     # -- serialisation (so the trained pipeline lives inside the Rasa model) -----------------
     def to_disk(self, path: Path, exclude: Iterable[str] = ()) -> None:

@@ -10,6 +10,8 @@ fingerprint, so Rasa retrains it whenever the file changes.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,26 @@ from spacy.language import Language
 from clinic.knowledge import parse_knowledge
 from clinic.paths import KNOWLEDGE_FILE_NAME, knowledge_dir
 from clinic_nlu.alias_matcher import FACTORY_NAME, AliasMatcher, entity_dicts
+
+# spaCy's tokenizer splits punctuation and symbols off a chunk without whitespace one at a
+# time, rescanning the rest of the chunk each time: 2,000 emoji or "!" in a row take it about
+# half a second, on the event loop every patient shares. No name is written that long, so in
+# a longer chunk punctuation, symbols and invisible characters are read as spaces, one for
+# one, so that offsets stay the message's own. Lone surrogates anywhere (spaCy cannot hash
+# them) are read as U+FFFD.
+LONG_CHUNK_CHARS = 100
+_LONG_CHUNK = re.compile(rf"\S{{{LONG_CHUNK_CHARS + 1},}}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _letters_only(chunk: re.Match[str]) -> str:
+    # Letters, combining marks (a name under "Zalgo" marks is still a name) and digits stay.
+    return "".join(c if unicodedata.category(c)[0] in "LMN" else " " for c in chunk.group())
+
+
+def tokenizable(text: str) -> str:
+    """``text`` as the spaCy pipeline reads it: as long, character for character (see above)."""
+    return _LONG_CHUNK.sub(_letters_only, _LONE_SURROGATE.sub("\ufffd", text))
 
 
 def _knowledge_path(config: dict[str, Any]) -> Path:
@@ -140,7 +162,7 @@ class KnowledgeEntityRecognizer(GraphComponent, EntityExtractorMixin):
         text = message.get(TEXT)
         if not text:
             return []
-        found = entity_dicts(self._nlp(text))
+        found = entity_dicts(self._nlp(tokenizable(text)))
         if self._config["mask_entity_tokens"]:
             _mask_tokens(message, found)
         return found

@@ -15,6 +15,11 @@ tracker store cannot encode. In the text they become U+FFFD, so the rest is stil
 answered; in the sender id they are spelt out (``\\ud800``), so two such ids stay two
 conversations. Without this, Rasa's SQL tracker store takes the ``UnicodeEncodeError`` (a
 ``ValueError``) for a missing database schema and exits the whole server.
+
+And :func:`as_plain_text`: a patient who types one of Rasa's built-in intents as a payload
+(``/restart``, ``/back``, ``/session_start``, with or without arguments) would get no reply at
+all (Rasa's built-in rules run a silent action). No button of this assistant sends them, so
+they are read as the words they are and answered like any other message.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 _ORIGINAL_ATTRIBUTE = "_clinic_original_handle_message"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Rasa's built-in intents that run an action with no reply (rasa.shared.core.constants).
+_SILENT_BUILT_IN = re.compile(r"^\s*/(restart|back|session_start)(?![\w-])", re.IGNORECASE)
 REPLACEMENT_CHARACTER = "\ufffd"
 
 
@@ -47,6 +54,7 @@ def install() -> None:
 
     async def handle_message(self: Agent, message: UserMessage) -> Any:
         make_readable(message)
+        as_plain_text(message)
         if message.text is not None and len(message.text) > max_message_chars():
             await answer_too_long(message)
             return None
@@ -69,6 +77,12 @@ def make_readable(message: UserMessage) -> None:
         logger.info("A message with lone surrogates was made readable.")
     if _LONE_SURROGATE.search(message.sender_id):
         message.sender_id = message.sender_id.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def as_plain_text(message: UserMessage) -> None:
+    """``/restart`` and the other silent built-in intents, typed, become words (in place)."""
+    if message.text and _SILENT_BUILT_IN.match(message.text):
+        message.text = _SILENT_BUILT_IN.sub(lambda m: m.group(1).replace("_", " "), message.text, 1)
 
 
 async def answer_too_long(message: UserMessage) -> None:

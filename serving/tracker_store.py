@@ -23,15 +23,18 @@ imported, so the e2e tests check that the conversations really land in this data
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
 from rasa.shared.core.domain import Domain
+from sqlalchemy.orm import Session
 
 from clinic.paths import PROJECT_ROOT
 
@@ -84,6 +87,27 @@ class ClinicSQLTrackerStore(SQLTrackerStore):
             sa.event.listen(self.engine, "connect", _sqlite_wal)
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         logger.info("Conversations are stored in a %s database.", self.engine.dialect.name)
+
+    @contextlib.contextmanager
+    def session_scope(self) -> Iterator[Session]:
+        """Rasa's session scope, except that only a missing PostgreSQL schema stops the server.
+
+        Rasa's version exits the whole server on any ``ValueError`` raised while the session is
+        open, taking it for the schema check's: one message that could not be encoded
+        (``UnicodeEncodeError`` is a ``ValueError``) stopped every conversation.
+        """
+        session = self.sessionmaker()
+        try:
+            try:
+                ensure_schema_exists(session)
+            except ValueError as missing:
+                raise SystemExit(
+                    f"error: the PostgreSQL schema {missing} for the conversations is missing: "
+                    f"create it, or unset $POSTGRESQL_SCHEMA."
+                ) from None
+            yield session
+        finally:
+            session.close()
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from clinic_nlu.recognizer import (
     KnowledgeEntityRecognizer,
     build_pipeline,
     text_outside_entities,
+    tokenizable,
 )
 
 TRAINING_DATA = load_data(str(PROJECT_ROOT / "data" / "nlu"))
@@ -187,3 +189,59 @@ def test_combinations_survive_saving_and_loading(nlp, tmp_path: Path) -> None:
     loaded = spacy.load(tmp_path / "pipeline")
     text = "How does microneedling work with PRP?"
     assert [e.kb_id_ for e in loaded(text).ents] == ["microneedling_prp"]
+
+
+# --- odd input: what the REST fuzz (tests/e2e/test_fuzz.py) found -------------------------------
+
+
+def test_a_name_ends_where_its_words_end(nlp) -> None:
+    # Spans used to start or end on emoji, spaces or other scripts next to the name.
+    for text, mention in [
+        ("side effects of dermapen? מה המחיר", "dermapen"),
+        ("what helps with acne scars क्या यह दर्द करता है", "acne scars"),
+        ("\u200f\u0645\u0627 \u0647\u0648 \u0627\u0644\u0639\u0644\u0627\u062c prp", "prp"),
+        ("sIDe EFfEcts of 🧴d💅ErmAPeN?🙏", "d💅ErmAPeN"),
+        ("prp\r\rcost", "prp"),
+    ]:
+        (entity,) = entity_dicts(nlp(text))
+        assert text[entity["start"] : entity["end"]] == mention, text
+
+
+def test_tokenizable_blanks_symbols_in_long_chunks_only_character_for_character() -> None:
+    chunk = "prp" + "😀!\u200d🇬🇧" * 30 + "e\u0301" + "12"
+    text = f"is p.r.p. ok? {chunk} thanks!"
+    read = tokenizable(text)
+    assert len(read) == len(text)
+    assert read.startswith("is p.r.p. ok? prp ") and read.endswith("e\u0301" + "12 thanks!")
+    assert set(read[len("is p.r.p. ok? prp") : -len("e\u030112 thanks!")]) == {" "}
+    assert tokenizable("x" * 5000) == "x" * 5000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "😀" * 1990,
+        "!" * 1990,
+        "🇬🇧" * 995,
+        "(" * 1990,
+        "!?" * 995,
+        "👩\u200d👩\u200d👧\u200d👦" * 280,
+    ],
+    ids=["emoji", "exclamation-marks", "flags", "brackets", "mixed-punctuation", "zwj-families"],
+)
+def test_long_runs_of_symbols_are_read_fast_and_name_nothing(trained_and_loaded, text) -> None:
+    # spaCy's tokenizer took 0.3-0.9 s for each of these (2 cores), on the shared event loop.
+    _, loaded = trained_and_loaded
+    started = time.perf_counter()
+    entities, _ = _recognised(loaded, text + " prp")
+    assert time.perf_counter() - started < 0.25
+    assert [(e["value"], e["start"], e["end"]) for e in entities] == [
+        ("prp", len(text) + 1, len(text) + 4)
+    ]
+
+
+def test_lone_surrogates_do_not_stop_the_recognizer(trained_and_loaded) -> None:
+    # json.loads('"\\ud800prp"') gives a string spaCy cannot hash.
+    _, loaded = trained_and_loaded
+    entities, _ = _recognised(loaded, "\ud800what is prp\udfff")
+    assert [(e["value"], e["start"], e["end"]) for e in entities] == [("prp", 9, 12)]

@@ -86,3 +86,10 @@ def test_rasa_passes_the_endpoint_url_as_host(tmp_path, kind):
     url = f"sqlite:///{tmp_path / 'h.db'}"
     store = ClinicSQLTrackerStore(DOMAIN, **{kind: url})
     assert str(store.engine.url) == url
+
+
+def test_a_value_error_inside_a_session_is_an_error_not_the_end_of_the_server(tmp_path):
+    store = ClinicSQLTrackerStore(DOMAIN, url=f"sqlite:///{tmp_path / 'v.db'}")
+    with pytest.raises(UnicodeEncodeError), store.session_scope():
+        "\ud800".encode()
+    round_trip(store)  # and the store still works
