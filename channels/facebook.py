@@ -28,6 +28,7 @@ from fbmessenger import MessengerClient
 from fbmessenger.elements import Text as FBText
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.facebook import FacebookInput, Messenger, MessengerBot
+from rasa.core.tracker_store import TrackerStore
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -35,9 +36,9 @@ from sanic.response import HTTPResponse
 from channels.formatting import (
     CHANNEL_LIMITS,
     DropsReplyContract,
-    OfferedOptions,
     message_parts,
     numbered_options,
+    resolve_numbered_option,
     split_message,
 )
 
@@ -56,9 +57,8 @@ def signature_is_valid(app_secret: str, body: bytes, header: str | None) -> bool
 
 
 class ClinicMessengerBot(DropsReplyContract, MessengerBot):
-    def __init__(self, messenger_client: MessengerClient, offered: OfferedOptions) -> None:
+    def __init__(self, messenger_client: MessengerClient) -> None:
         super().__init__(messenger_client)
-        self.offered = offered
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in message_parts(text, CHANNEL_LIMITS["facebook"]):
@@ -73,7 +73,6 @@ class ClinicMessengerBot(DropsReplyContract, MessengerBot):
         if fits:
             await self.send_quick_replies(recipient_id, text, buttons)
         else:
-            self.offered.remember(recipient_id, buttons)
             for part in split_message(numbered_options(text, buttons), CHANNEL_LIMITS["facebook"]):
                 self.send(recipient_id, FBText(text=part))
 
@@ -83,20 +82,20 @@ class ClinicMessenger(Messenger):
         self,
         page_access_token: str,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
-        offered: OfferedOptions,
+        tracker_store: TrackerStore,
         graph_url: str | None = None,
     ) -> None:
         super().__init__(page_access_token, on_new_message)
-        self.offered = offered
+        self.tracker_store = tracker_store
         if graph_url:  # a local fake in tests
             self.client.graph_url = graph_url.rstrip("/")
 
     async def _handle_user_message(
         self, text: str, sender_id: str, metadata: dict[str, Any] | None
     ) -> None:
-        out_channel = ClinicMessengerBot(self.client, self.offered)
+        out_channel = ClinicMessengerBot(self.client)
         message = UserMessage(
-            self.offered.resolve(sender_id, text),
+            await resolve_numbered_option(self.tracker_store, sender_id, text),
             out_channel,
             sender_id,
             input_channel=self.name(),
@@ -116,7 +115,6 @@ class ClinicFacebookInput(FacebookInput):
 
     def __init__(self, fb_verify: str, fb_secret: str, fb_access_token: str) -> None:
         super().__init__(fb_verify, fb_secret, fb_access_token)
-        self.offered = OfferedOptions()
         self.graph_url = os.environ.get("FACEBOOK_GRAPH_URL")
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -139,7 +137,10 @@ class ClinicFacebookInput(FacebookInput):
                 logger.warning("Rejected a Messenger webhook call without a valid signature.")
                 return response.text("invalid signature", status=403)
             messenger = ClinicMessenger(
-                self.fb_access_token, on_new_message, self.offered, self.graph_url
+                self.fb_access_token,
+                on_new_message,
+                request.app.ctx.agent.tracker_store,
+                self.graph_url,
             )
             await messenger.handle(request.json, self.get_metadata(request))
             return response.text("success")

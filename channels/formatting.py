@@ -1,17 +1,21 @@
 """Adapting replies to messaging channels: numbered options, length limits, the contract.
 
 SMS and WhatsApp (through Twilio) cannot show buttons, so buttons become numbered options
-("Reply with a number") and an answer of "2" picks option 2. Every channel caps a message's
-length; long answers are split at sentence boundaries under that cap. The reply contract
-(``{"reply": {...}}``) is metadata for the widget and analytics, never texted to a patient.
+("Reply with a number") and an answer of "2" picks option 2, read back from the conversation's
+last reply in the tracker store (so it works on any Rasa server, and after a restart). Every
+channel caps a message's length; long answers are split at sentence boundaries under that
+cap. The reply contract (``{"reply": {...}}``) is metadata for the widget and analytics, never
+texted to a patient.
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
-from threading import Lock
 from typing import Any
+
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from clinic.contract import REPLY_KEY
 
@@ -103,34 +107,30 @@ def chosen_option(text: str, option_count: int) -> int | None:
     return number - 1 if 1 <= number <= option_count else None
 
 
-class OfferedOptions:
-    """The buttons last offered to each recipient as numbers, so "2" can be mapped back.
+def last_offered_buttons(tracker: DialogueStateTracker | None) -> list[dict]:
+    """The buttons of the conversation's last reply, if the patient has not written since."""
+    if tracker is None:
+        return []
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return []
+        if isinstance(event, BotUttered) and (event.data or {}).get("buttons"):
+            return list(event.data["buttons"])
+    return []
 
-    Kept in memory, bounded, per Rasa server process: numbered options only matter for the
-    next message of the same conversation.
+
+async def resolve_numbered_option(
+    tracker_store: TrackerStore, conversation_id: str, text: str
+) -> str:
+    """The payload of the option a reply such as "2" picks among the buttons the conversation
+    last offered as numbers, else ``text`` unchanged.
+
+    The buttons are read from the conversation itself (the tracker store), not from this
+    process's memory, so the answer "2" works whichever Rasa server takes it, and after a
+    restart.
     """
-
-    def __init__(self, max_recipients: int = 10_000) -> None:
-        self._max = max_recipients
-        self._offered: OrderedDict[str, list[dict]] = OrderedDict()
-        self._lock = Lock()
-
-    def remember(self, recipient_id: str, buttons: list[dict]) -> None:
-        with self._lock:
-            self._offered[recipient_id] = list(buttons)
-            self._offered.move_to_end(recipient_id)
-            while len(self._offered) > self._max:
-                self._offered.popitem(last=False)
-
-    def resolve(self, recipient_id: str, text: str) -> str:
-        """The payload of the option ``text`` picks, else ``text`` unchanged."""
-        with self._lock:
-            buttons = self._offered.get(recipient_id)
-        if not buttons:
-            return text
-        index = chosen_option(text, len(buttons))
-        if index is None:
-            return text
-        with self._lock:
-            self._offered.pop(recipient_id, None)
-        return buttons[index]["payload"]
+    if _OPTION_ANSWER.match(text or "") is None:
+        return text  # not a number: no need to read the conversation
+    buttons = last_offered_buttons(await tracker_store.retrieve(conversation_id))
+    index = chosen_option(text, len(buttons))
+    return text if index is None else buttons[index]["payload"]

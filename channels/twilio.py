@@ -31,9 +31,9 @@ from twilio.request_validator import RequestValidator
 from channels.formatting import (
     CHANNEL_LIMITS,
     DropsReplyContract,
-    OfferedOptions,
     message_parts,
     numbered_options,
+    resolve_numbered_option,
     split_message,
 )
 
@@ -52,11 +52,9 @@ class ClinicTwilioOutput(DropsReplyContract, TwilioOutput):
         account_sid: str | None,
         auth_token: str | None,
         twilio_number: str | None,
-        offered: OfferedOptions,
         api_base_url: str | None = None,
     ) -> None:
         super().__init__(account_sid, auth_token, twilio_number)
-        self.offered = offered
         if api_base_url:  # a Twilio-compatible gateway, or a local fake in tests
             self.api.base_url = api_base_url.rstrip("/")
 
@@ -72,7 +70,6 @@ class ClinicTwilioOutput(DropsReplyContract, TwilioOutput):
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
-        self.offered.remember(recipient_id, buttons)
         # One message, so the question and its numbered options arrive together.
         numbered = numbered_options(text, buttons)
         await self._send_parts(recipient_id, split_message(numbered, message_limit(recipient_id)))
@@ -98,7 +95,6 @@ class ClinicTwilioInput(TwilioInput):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.offered = OfferedOptions()
         self.validator = RequestValidator(self.auth_token)
         # The URL Twilio signed: the public one, when a proxy rewrites what Rasa sees.
         self.public_url = os.environ.get("TWILIO_WEBHOOK_URL")
@@ -113,7 +109,7 @@ class ClinicTwilioInput(TwilioInput):
 
     def get_output_channel(self) -> OutputChannel:
         return ClinicTwilioOutput(
-            self.account_sid, self.auth_token, self.twilio_number, self.offered, self.api_base_url
+            self.account_sid, self.auth_token, self.twilio_number, self.api_base_url
         )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -132,7 +128,9 @@ class ClinicTwilioInput(TwilioInput):
             text = request.form.get("Body")
             if not sender or text is None:
                 return response.text("", status=204)
-            text = self.offered.resolve(sender, text.replace("¡", "@"))
+            text = await resolve_numbered_option(
+                request.app.ctx.agent.tracker_store, sender, text.replace("¡", "@")
+            )
             await on_new_message(
                 UserMessage(
                     text,

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage, register
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
 from sanic import Sanic
 
 REPLY = {"type": "answer", "topic": "overview", "treatments": ["prp"], "sources": []}
@@ -35,6 +37,8 @@ class RecordingAgent:
     def reset(self) -> None:
         """As new, for the next test on the same server."""
         self.received: list[UserMessage] = []
+        # Channels read a conversation's last offered buttons from here (numbered options).
+        self.tracker_store = InMemoryTrackerStore(Domain.empty())
         self.fail_before_reply = False
         self.fail_after_text = False
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from channels.formatting import (
     CHANNEL_LIMITS,
     DropsReplyContract,
-    OfferedOptions,
     chosen_option,
     message_parts,
     numbered_options,
+    resolve_numbered_option,
     split_message,
 )
 
@@ -62,21 +66,41 @@ def test_chosen_option(text: str, expected) -> None:
     assert chosen_option(text, 2) == expected
 
 
-def test_offered_options_map_a_number_to_the_payload_once() -> None:
-    offered = OfferedOptions()
-    offered.remember("+441234", BUTTONS)
-    assert offered.resolve("+449999", "2") == "2"  # another patient
-    assert offered.resolve("+441234", "what is prp") == "what is prp"
-    assert offered.resolve("+441234", "2") == BUTTONS[1]["payload"]
-    assert offered.resolve("+441234", "2") == "2"  # used up
+def _store_with(conversation_id: str, *events) -> InMemoryTrackerStore:
+    store = InMemoryTrackerStore(Domain.empty())
+    tracker = DialogueStateTracker(conversation_id, [])
+    for event in events:
+        tracker.update(event)
+    asyncio.run(store.save(tracker))
+    return store
 
 
-def test_offered_options_are_bounded() -> None:
-    offered = OfferedOptions(max_recipients=2)
-    for recipient in ("a", "b", "c"):
-        offered.remember(recipient, BUTTONS)
-    assert offered.resolve("a", "1") == "1"
-    assert offered.resolve("c", "1") == BUTTONS[0]["payload"]
+def _resolve(store: InMemoryTrackerStore, conversation_id: str, text: str) -> str:
+    return asyncio.run(resolve_numbered_option(store, conversation_id, text))
+
+
+def test_a_number_picks_the_payload_of_the_conversations_last_offered_buttons() -> None:
+    store = _store_with(
+        "+441234",
+        UserUttered("book me in"),
+        BotUttered("Which treatment?", {"buttons": BUTTONS}),
+        BotUttered("You can also call us."),
+    )
+    assert _resolve(store, "+441234", "2") == BUTTONS[1]["payload"]
+    assert _resolve(store, "+441234", "option 1") == BUTTONS[0]["payload"]
+    assert _resolve(store, "+441234", "what is prp") == "what is prp"
+    assert _resolve(store, "+441234", "9") == "9"  # not an option
+    assert _resolve(store, "+449999", "2") == "2"  # another patient: nothing offered
+
+
+def test_options_answered_already_are_not_picked_again() -> None:
+    store = _store_with(
+        "+441234",
+        BotUttered("Which treatment?", {"buttons": BUTTONS}),
+        UserUttered("prp"),
+        BotUttered("PRP is ..."),
+    )
+    assert _resolve(store, "+441234", "2") == "2"
 
 
 def test_message_parts_sends_paragraphs_apart_each_under_the_limit() -> None:
