@@ -43,6 +43,7 @@ MESSAGES = [
 CONCURRENCY = (1, 10, 50)
 MESSAGES_PER_LEVEL = {1: 60, 10: 200, 50: 400}
 TURNS = (1, 20, 50)
+PROBE = "what is prp"  # asked at each of TURNS, so the turns compare like with like
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -159,14 +160,20 @@ async def run_level(url: str, concurrent: int, total: int) -> tuple[list, float]
         return timings, time.perf_counter() - began
 
 
-async def turn_latencies(url: str, conversations: int = 3, turns: int = 50) -> dict[int, float]:
+async def turn_latencies(url: str, conversations: int = 5, turns: int = 50) -> dict[int, float]:
+    """Median latency of the same question asked at turn 1, 20 and 50 of a conversation (the
+    other turns are the usual mix), over ``conversations`` conversations."""
     by_turn: dict[int, list[float]] = {turn: [] for turn in TURNS}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
         for _ in range(conversations):
-            timings: list = []
-            await conversation(session, url, turns, timings)
-            for turn in TURNS:
-                by_turn[turn].append(timings[turn - 1][0])
+            sender = uuid.uuid4().hex
+            for turn in range(1, turns + 1):
+                message = PROBE if turn in TURNS else MESSAGES[turn % len(MESSAGES)]
+                began = time.perf_counter()
+                async with session.post(url, json={"sender": sender, "message": message}) as reply:
+                    await reply.json()
+                if turn in TURNS:
+                    by_turn[turn].append((time.perf_counter() - began) * 1000)
     return {turn: round(statistics.median(values), 1) for turn, values in by_turn.items()}
 
 

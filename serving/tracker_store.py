@@ -24,8 +24,10 @@ imported, so the e2e tests check that the conversations really land in this data
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.orm import Session
 
 from clinic.paths import PROJECT_ROOT
@@ -44,6 +48,8 @@ URL_ENV = "CLINIC_CONVERSATIONS_URL"
 DB_PATH_ENV = "CLINIC_CONVERSATIONS_DB"
 DEFAULT_DB_PATH = "build/conversations.db"
 SQLITE_BUSY_MILLISECONDS = 15_000
+# Conversations kept in memory (the latest ones), each checked against the database per turn.
+REMEMBERED_CONVERSATIONS = 2_000
 
 
 def conversations_url(environ: dict[str, str] | None = None) -> str:
@@ -72,6 +78,7 @@ class ClinicSQLTrackerStore(SQLTrackerStore):
         # Rasa passes the endpoint's `url` as `host`; SQLTrackerStore takes a full URL there.
         database = url or host or conversations_url()
         super().__init__(domain=domain, host=database, event_broker=event_broker, **kwargs)
+        self._recent: OrderedDict[str, tuple[int, DialogueStateTracker]] = OrderedDict()
         if self.engine.dialect.name == "sqlite":
             # SQLAlchemy 1.4 opens and closes a SQLite file connection per session (NullPool),
             # and closing the last one checkpoints the WAL: 3-5 ms a turn that grew with the
@@ -87,6 +94,56 @@ class ClinicSQLTrackerStore(SQLTrackerStore):
             sa.event.listen(self.engine, "connect", _sqlite_wal)
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         logger.info("Conversations are stored in a %s database.", self.engine.dialect.name)
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """The conversation's current session, from memory when the database holds no event
+        this server has not seen (one count query), else read and remembered.
+
+        Events are only ever appended, so an unchanged count means unchanged events, whichever
+        server wrote them; another server's turn changes the count and the conversation is
+        read again. Reading 50 turns costs 8 ms, the count about 1 ms (`make bench`).
+        """
+        with self.session_scope() as session:
+            stored = self._event_query(session, sender_id, False).count()
+        cached = self._recent.get(sender_id)
+        if cached is not None and cached[0] == stored:
+            self._recent.move_to_end(sender_id)
+            return cached[1].copy()
+        tracker = await self._retrieve(sender_id, fetch_events_from_all_sessions=False)
+        self._remember(sender_id, stored, tracker)
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await super().save(tracker)
+        # Rasa stored the events past those already in the database, so the session there is
+        # now this tracker, if the tracker is what reading the session gives: no session
+        # start, or exactly one, first. (A conversation's first turn, or a turn that started a
+        # new session, also holds events from before the session start: read it next time.)
+        sessions = sum(isinstance(event, SessionStarted) for event in tracker.events)
+        as_read = sessions == 0 or (sessions == 1 and isinstance(tracker.events[0], SessionStarted))
+        self._remember(tracker.sender_id, len(tracker.events), tracker if as_read else None)
+
+    def _remember(self, sender_id: str, stored: int, tracker: DialogueStateTracker | None) -> None:
+        if tracker is None:
+            self._recent.pop(sender_id, None)
+            return
+        self._recent[sender_id] = (stored, tracker.copy())
+        self._recent.move_to_end(sender_id)
+        while len(self._recent) > REMEMBERED_CONVERSATIONS:
+            self._recent.popitem(last=False)
+
+    async def _retrieve(
+        self, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> DialogueStateTracker | None:
+        """Rasa's query, reading only the events' JSON: building an ORM object per stored
+        event was 10 of the 12 ms a 50-turn conversation took to read (`make bench`)."""
+        with self.session_scope() as session:
+            query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
+            rows = query.with_entities(self.SQLEvent.data).all()
+        events = [json.loads(data) for (data,) in rows]
+        if self.domain is None or not events:
+            return None
+        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
 
     @contextlib.contextmanager
     def session_scope(self) -> Iterator[Session]:

@@ -93,3 +93,28 @@ def test_a_value_error_inside_a_session_is_an_error_not_the_end_of_the_server(tm
     with pytest.raises(UnicodeEncodeError), store.session_scope():
         "\ud800".encode()
     round_trip(store)  # and the store still works
+
+
+def test_a_remembered_conversation_is_read_again_when_another_server_added_to_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    first, second = ClinicSQLTrackerStore(DOMAIN, url=url), ClinicSQLTrackerStore(DOMAIN, url=url)
+    sender = f"rest:{uuid.uuid4().hex}"
+    asyncio.run(first.save(a_conversation(sender)))
+    on_second = asyncio.run(second.retrieve(sender))
+    on_second.update(UserUttered("and the price?", {"name": "ask_cost", "confidence": 0.9}))
+    on_second.update(SlotSet("contact_name", "Sam"))
+    asyncio.run(second.save(on_second))
+    again = asyncio.run(first.retrieve(sender))
+    assert again.get_slot("contact_name") == "Sam"
+    assert [e.as_dict()["event"] for e in again.events] == [
+        e.as_dict()["event"] for e in on_second.events
+    ]
+
+
+def test_a_remembered_conversation_is_a_copy_the_caller_may_change(tmp_path):
+    store = ClinicSQLTrackerStore(DOMAIN, url=f"sqlite:///{tmp_path / 'copy.db'}")
+    sender = f"rest:{uuid.uuid4().hex}"
+    asyncio.run(store.save(a_conversation(sender)))
+    changed = asyncio.run(store.retrieve(sender))
+    changed.update(SlotSet("contact_name", "not saved"))
+    assert asyncio.run(store.retrieve(sender)).get_slot("contact_name") == "Priya"
