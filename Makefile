@@ -98,7 +98,7 @@ test-conversations: $(MODEL) ## Conversation tests with `rasa test` (fail on any
 	$(RASA) test core --model $(MODEL) --stories tests/conversations --fail-on-prediction-errors \
 		--out results/conversations --no-plot --quiet
 
-test-e2e: $(MODEL) install-services ## End-to-end: real action + Rasa servers, reply contract over REST
+test-e2e: $(MODEL) install-services install-nginx ## End-to-end: real servers, reply contract, faults, the cluster behind nginx, fuzz
 	$(BIN)/pytest tests/e2e
 
 install-browser: ## Debian's chromium for the browser tests (root; does nothing if installed)
