@@ -43,6 +43,7 @@ from tests.support.fuzz_messages import (
     fuzz_seed,
     generate_cases,
 )
+from tests.support.log_scan import personal_data_found
 from tests.support.replies import reply_of
 
 REPORT = PROJECT_ROOT / "results" / "fuzz.txt"
@@ -360,3 +361,28 @@ def test_both_servers_survive_and_still_answer(run: FuzzRun, assistant: RunningA
     messages = assistant.send("What is PRP?")
     reply = reply_of(messages)
     assert (reply["type"], reply["treatments"]) == ("answer", ["prp"]), json.dumps(messages)
+
+
+def _senders(cases: list[FuzzCase]) -> list[str]:
+    """The sender ids of the cases that reached a conversation (long enough to be unique)."""
+    found = set()
+    for case in cases:
+        try:
+            body = json.loads(case.body)
+        except ValueError:
+            continue
+        if isinstance(body, dict) and isinstance(body.get("sender"), str):
+            sender = body["sender"]
+            if len(sender) >= 12 and sender.isascii() and sender.isprintable():
+                found.add(sender)
+    return sorted(found)
+
+
+def test_no_sender_id_of_the_run_is_in_a_log(
+    run: FuzzRun, assistant: RunningAssistant, cases: list[FuzzCase]
+) -> None:
+    senders = _senders(cases)
+    assert len(senders) > 100
+    for log in (assistant.rasa_log, assistant.action_log):
+        leaked = personal_data_found(log.read_text(errors="replace"), senders)
+        assert leaked == [], f"{len(leaked)} sender ids in {log.name}, e.g. {leaked[:3]}"

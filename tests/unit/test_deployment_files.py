@@ -450,7 +450,8 @@ def test_dockerignore_keeps_secrets_and_local_state_out_but_not_what_the_servers
                  "serving/rasa_server.py", "knowledge/treatments.yml", "widget/clinic-chat.js",
                  "demo/index.html", "requirements.txt"):  # fmt: skip
         assert not dockerignored(path, patterns), path
-        assert (PROJECT_ROOT / path).exists(), path
+        # The model is a build output (`make train`), not in a fresh clone; the rest are files.
+        assert path.startswith("models/") or (PROJECT_ROOT / path).exists(), path
 
 
 # -- Helm values ---------------------------------------------------------------------------------
