@@ -12,9 +12,11 @@ RASA_PORT   ?= 5005
 ACTION_PORT ?= 5055
 WEB_PORT    ?= 8000
 
-# Inputs of a trained model: NLU/dialogue data, config, domain, and the knowledge file
-# (its aliases feed the spaCy treatment recogniser). Prices and hours (clinic.yml) do not.
-MODEL_INPUTS := config.yml domain.yml knowledge/treatments.yml \
+# Inputs of a trained model: NLU/dialogue data, config, domain, and of the knowledge file only
+# its names and combinations (they feed the spaCy treatment recogniser), kept in
+# $(MODEL_KNOWLEDGE). Answers, notices, prices and hours are read at run time: no retraining.
+MODEL_KNOWLEDGE := build/model-knowledge.json
+MODEL_INPUTS := config.yml domain.yml $(MODEL_KNOWLEDGE) \
                 $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard clinic_nlu/*.py) clinic/knowledge.py clinic/red_flags.py \
                 clinic/complication_screen.py clinic/labelled_triage.py
@@ -52,7 +54,16 @@ lock: ## Re-pin requirements.txt from requirements.in (in a scratch venv)
 
 train: $(MODEL) ## Train the model (only when data, config, domain or knowledge changed)
 
+# Rewritten only when the names or combinations change (scripts/model_inputs.py), so its time
+# stamp says whether the model is stale. `+`: it runs under `make -n` too.
+$(MODEL_KNOWLEDGE): $(INSTALLED) FORCE
+	+@$(PY) -m scripts.model_inputs $@
+
+# No recipe, no file: always "remade", so the rule above always runs.
+FORCE:
+
 $(MODEL): $(INSTALLED) $(MODEL_INPUTS)
+	@echo "Training the model: $(if $(wildcard $@),changed since the last training: $(notdir $?),no model yet). This takes about 1-2 minutes."
 	$(MAKE) --no-print-directory validate
 	$(RASA) train --fixed-model-name clinic --out models --force --quiet
 	@touch $@

@@ -9,6 +9,7 @@ Run ``python -m clinic.check`` to check the knowledge and clinic settings files.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -99,6 +100,16 @@ class Knowledge:
     def combinations(self) -> dict[str, tuple[str, ...]]:
         """Combined treatment id -> the ids it combines."""
         return {t.id: t.combines for t in self.treatments.values() if t.combines}
+
+    def model_inputs(self) -> str:
+        """What of the knowledge the trained model depends on (the recogniser's names and
+        combinations), as canonical JSON: answers, notices, prices and sources are read at
+        run time, so editing them changes nothing here and needs no retraining."""
+        return json.dumps(
+            {"aliases": sorted(self.alias_entries()), "combinations": self.combinations()},
+            sort_keys=True,
+            indent=1,
+        )
 
     def alias_entries(self) -> list[tuple[str, str, str]]:
         """``(entity, id, alias)`` for every name the recogniser should know, names included."""

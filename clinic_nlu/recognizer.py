@@ -3,8 +3,9 @@
 At training time it builds a spaCy pipeline (blank English tokenizer + :class:`AliasMatcher`)
 from the knowledge file's aliases and the training data's vocabulary, and stores it inside
 the Rasa model. Adding an alias to ``knowledge/treatments.yml`` and retraining is all it takes
-to teach the assistant a new name: the knowledge file's content is part of this component's
-fingerprint, so Rasa retrains it whenever the file changes.
+to teach the assistant a new name: the knowledge file's names and combinations
+(``Knowledge.model_inputs``) are part of this component's fingerprint, so Rasa retrains it
+when they change, and only then.
 """
 
 from __future__ import annotations
@@ -111,8 +112,11 @@ class KnowledgeEntityRecognizer(GraphComponent, EntityExtractorMixin):
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        # Only the names and combinations: an edited answer or price needs no retraining.
         path = _knowledge_path({**cls.get_default_config(), **config})
-        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        if not path.is_file():
+            return None
+        return hashlib.sha256(parse_knowledge(path).model_inputs().encode()).hexdigest()
 
     def __init__(
         self,

@@ -369,7 +369,7 @@ def _senders(cases: list[FuzzCase]) -> list[str]:
     for case in cases:
         try:
             body = json.loads(case.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
             continue
         if isinstance(body, dict) and isinstance(body.get("sender"), str):
             sender = body["sender"]
