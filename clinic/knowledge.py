@@ -160,7 +160,7 @@ def _answer(
             raise KnowledgeError(
                 node.file,
                 sources_node.line,
-                f"{sources_node.field}[{index}]",
+                f"{sources_node.field}[item {index + 1}]",
                 f"'{source}' is not listed under 'sources:' at the top of the file",
             )
     if not sources and "consultation" not in text.lower():
@@ -203,7 +203,7 @@ def _check_references(node: Node, ids: Sequence[str], treatments: dict[str, Trea
             raise KnowledgeError(
                 node.file,
                 node.line,
-                f"{node.field}[{index}]",
+                f"{node.field}[item {index + 1}]",
                 f"unknown treatment '{treatment_id}' (known: {', '.join(treatments)})",
             )
 

@@ -7,6 +7,7 @@ lets them fix it without reading Python.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ def load_yaml(path: Path) -> Node:
     return root
 
 
+_READABLE_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
 class Node:
     """A YAML value with the file, line and dotted field path it came from."""
 
@@ -74,9 +78,16 @@ class Node:
         return KnowledgeError(self.file, self.line, self.field, problem)
 
     def _child_field(self, key: str | int) -> str:
-        if isinstance(key, int):
-            return f"{self.field}[{key}]"
+        if isinstance(key, int):  # a list position, counted from 1 as people count
+            return f"{self.field}[item {key + 1}]"
         return key if self.field == "(document)" else f"{self.field}.{key}"
+
+    def _element_field(self, index: int, value: Any) -> str:
+        """``treatments[prp]`` for a list item with a readable ``id``, else its position."""
+        item_id = value.get("id") if isinstance(value, CommentedMap) else None
+        if isinstance(item_id, str) and _READABLE_ID.match(item_id):
+            return f"{self.field}[{item_id}]"
+        return self._child_field(index)
 
     # -- mappings ---------------------------------------------------------------------------
     def has(self, key: str) -> bool:
@@ -118,7 +129,7 @@ class Node:
             raise self.error("must be a list")
         for index, value in enumerate(self.value):
             line = self.value.lc.item(index)[0] + 1
-            yield Node(value, self.file, self._child_field(index), line)
+            yield Node(value, self.file, self._element_field(index, value), line)
 
     # -- scalars ----------------------------------------------------------------------------
     def text(self) -> str:

@@ -158,7 +158,7 @@ def test_malformed_knowledge_stops_action_server_at_start(tmp_path: Path) -> Non
         pytest.fail("the action server started despite a malformed knowledge file")
     assert process.returncode != 0
     assert (
-        f"treatments.yml:{index + 1}: treatments[0].name: must be a non-empty string"
+        f"treatments.yml:{index + 1}: treatments[mesotherapy].name: must be a non-empty string"
         in log.read_text()
     )
 

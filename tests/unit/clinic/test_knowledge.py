@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from clinic.check import check
 from clinic.contract import TOPICS
 from clinic.knowledge import get_knowledge, missing_seed_files, parse_knowledge
 from clinic.paths import KNOWLEDGE_FILE_NAME, PROJECT_ROOT, SEEDS_DIR, SETTINGS_FILE_NAME
@@ -62,10 +63,40 @@ def test_every_seed_cited_is_registered_and_used(knowledge) -> None:
     assert cited == set(knowledge.sources)
 
 
-def test_cited_seed_files_exist() -> None:
-    if not SEEDS_DIR.is_dir():
-        pytest.skip(f"source documents not checked out beside the project ({SEEDS_DIR})")
-    assert missing_seed_files(get_knowledge(), SEEDS_DIR) == []
+def test_cited_seed_files_exist_or_the_check_says_it_did_not_look() -> None:
+    summary = check(PROJECT_ROOT / "knowledge")
+    if SEEDS_DIR.is_dir():
+        assert missing_seed_files(get_knowledge(), SEEDS_DIR) == []
+        assert "sources ok" in summary
+    else:
+        assert "sources not checked: the source documents are not beside the project" in summary
+
+
+def _seeds(tmp_path, leave_out: str | None = None):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for name in get_knowledge().sources:
+        if name != leave_out:
+            (seeds / name).write_text("a source document")
+    return seeds
+
+
+def test_every_cited_source_document_is_found(tmp_path) -> None:
+    assert "sources ok: 5 documents" in check(PROJECT_ROOT / "knowledge", _seeds(tmp_path))
+
+
+def test_a_missing_source_document_is_named_with_its_line(tmp_path) -> None:
+    missing = sorted(get_knowledge().sources)[0]
+    with pytest.raises(KnowledgeError) as raised:
+        check(PROJECT_ROOT / "knowledge", _seeds(tmp_path, leave_out=missing))
+    assert raised.value.field == f"sources.{missing}"
+    assert raised.value.line == _line_of(PROJECT_ROOT / "knowledge" / KNOWLEDGE_FILE_NAME, missing)
+    assert "no such file" in raised.value.problem
+
+
+def test_without_the_source_documents_the_check_says_so(tmp_path) -> None:
+    summary = check(PROJECT_ROOT / "knowledge", tmp_path / "nowhere")
+    assert "sources not checked: the source documents are not beside the project" in summary
 
 
 def test_required_safety_notices(knowledge) -> None:
@@ -114,9 +145,9 @@ def _line_of(path: Path, needle: str) -> int:
 @pytest.mark.parametrize(
     "old, new, marker, field, problem",
     [
-        ("name: Mesotherapy", "name: ''", "name: ''", "treatments[0].name", "must be a non-empty string"),
-        ("    aliases:", "    aliasses:", "aliasses:", "treatments[0].aliasses", "unknown field"),
-        ("- id: prp", "- id: PRP!", "id: PRP!", "treatments[1].id", "lower_snake_case"),
+        ("name: Mesotherapy", "name: ''", "name: ''", "treatments[mesotherapy].name", "must be a non-empty string"),
+        ("    aliases:", "    aliasses:", "aliasses:", "treatments[mesotherapy].aliasses", "unknown field"),
+        ("- id: prp", "- id: PRP!", "id: PRP!", "treatments[item 2].id", "lower_snake_case"),
         ("version: 1", "version: 7", "version: 7", "version", "unsupported version"),
     ],
 )  # fmt: skip
@@ -142,7 +173,9 @@ def test_citing_an_unlisted_source_is_refused(tmp_path) -> None:
 
 def test_missing_topic_is_reported(tmp_path) -> None:
     path = _copy_with(tmp_path, KNOWLEDGE_FILE_NAME, "      pain:", "      painn:")
-    with pytest.raises(KnowledgeError, match=r"treatments\[0\]\.answers\.painn: unknown field"):
+    with pytest.raises(
+        KnowledgeError, match=r"treatments\[mesotherapy\]\.answers\.painn: unknown field"
+    ):
         parse_knowledge(path)
 
 
@@ -237,7 +270,7 @@ def test_combines_must_name_known_treatments(tmp_path, knowledge) -> None:
     with pytest.raises(KnowledgeError) as raised:
         parse_knowledge(path)
     assert (
-        raised.value.field == "treatments[3].combines[1]"
+        raised.value.field == "treatments[microneedling_prp].combines[item 2]"
         and "unknown treatment" in raised.value.problem
     )
 

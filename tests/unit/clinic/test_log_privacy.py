@@ -180,12 +180,14 @@ def test_rasas_warnings_about_a_payload_message_are_logged_redacted(tmp_path: Pa
     path = tmp_path / "warnings.log"
     with bare_root_logger() as root:
         root.addHandler(logging.FileHandler(path))
-        warnings.warn(
-            'Failed to parse arguments in line \'/inform{"contact_name": "Priya Okafor"}\'. '
-            "Expected entities from ['treatment'] but found {'contact_name': 'Priya Okafor'}",
-            UserWarning,
-            stacklevel=1,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")  # shown even if an earlier test showed it once
+            warnings.warn(
+                'Failed to parse arguments in line \'/inform{"contact_name": "Priya Okafor"}\'. '
+                "Expected entities from ['treatment'] but found {'contact_name': 'Priya Okafor'}",
+                UserWarning,
+                stacklevel=1,
+            )
         for handler in root.handlers:
             handler.flush()
     logged = path.read_text()
