@@ -49,13 +49,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
+from clinic.contract import REQUEST_ID_PREFIX
+
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_LENGTH = 128
 REQUEST_ID_HEADER = "X-Request-ID"
-# serving.replay looks up the messages whose id has this prefix (adapters do not import
-# each other, so it is spelled in both).
-REQUEST_ID_PREFIX = "req-"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 EXPECTED_BODY = '{"sender": "...", "message": "..."}'
 NO_ANSWER = "the assistant could not answer this message; please send it again"

@@ -7,7 +7,14 @@ arrives as ``{"custom": {"reply": {...}}}``. Fields (see README):
 - ``type``: one of :data:`REPLY_TYPES`;
 - for ``answer``: ``topic`` (one of :data:`TOPICS`), ``treatments`` (ids), ``concern``
   (concern answers only), ``sources`` (seed file names) and ``confidence`` (the intent
-  confidence).
+  confidence);
+- for ``urgent`` advice (the action server's, and the Rasa server's own when the action
+  server is down or the message is too long): ``call``, the numbers the advice says to call
+  now, in its order, as ``[{"label": "Call 999", "number": "999", "kind": "emergency"},
+  {"label": "Call the clinic", "number": "+44 20 7946 0000", "kind": "clinic"}]`` (``kind``:
+  ``emergency``, ``clinic``, ``out_of_hours`` or ``non_emergency``; see
+  ``clinic.urgent_advice.urgent_calls``). The widget shows them as tap-to-call buttons. The
+  call-back steps that follow (``step`` set) carry no ``call``.
 """
 
 from __future__ import annotations
@@ -73,3 +80,11 @@ CLINIC_INTENT_LABELS: dict[str, str] = {
     "request_booking": "Book a consultation",
     "request_human": "Talk to a person",
 }
+
+# A patient message named after the REST request's X-Request-ID gets this id prefix
+# (channels.rest); serving.replay answers a retried request from the stored turn by it.
+REQUEST_ID_PREFIX = "req-"
+
+# `make run`, the tests and the benchmarks send this sender "hello" to know that the model is
+# loaded; the report leaves its conversation out (stored as ``rest:readiness-check``).
+READINESS_SENDER = "readiness-check"

@@ -17,25 +17,8 @@ import uuid
 from pathlib import Path
 
 from clinic.paths import MODELS_DIR, PROJECT_ROOT
+from scripts.bench_common import MESSAGES, percentile
 from scripts.servers import RASA, running_assistant, server_env
-
-MESSAGES = [
-    "what is prp",
-    "how long is the downtime after microneedling?",
-    "how many sessions of mesotherapy do I need",
-    "and for exosomes?",
-    "how much does the vampire facial cost",
-    "prp vs exosomes",
-    "what helps with acne scars",
-    "are you open on saturday",
-    "does it hurt?",
-    "hello",
-]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def bench_training() -> float:

@@ -26,30 +26,14 @@ from pathlib import Path
 import aiohttp
 
 from clinic.paths import PROJECT_ROOT
+from scripts.bench_common import MESSAGES, percentile
 from scripts.servers import free_port
 
-MESSAGES = [
-    "what is prp",
-    "how long is the downtime after microneedling?",
-    "how many sessions of mesotherapy do I need",
-    "and for exosomes?",
-    "how much does the vampire facial cost",
-    "prp vs exosomes",
-    "what helps with acne scars",
-    "are you open on saturday",
-    "does it hurt?",
-    "thanks",
-]
 CONCURRENCY = (1, 10, 50)
 MESSAGES_PER_LEVEL = {1: 60, 10: 200, 50: 400}
 TURNS = (1, 20, 50)
 PROBE = "what is prp"  # asked at each of TURNS, so the turns compare like with like
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def load_average() -> float:

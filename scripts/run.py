@@ -27,11 +27,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-
 from clinic.paths import PROJECT_ROOT
 from scripts.nginx_conf import render_nginx_conf
-from scripts.servers import endpoints_text, wait_until_answering
+from scripts.servers import endpoints_text, wait_until_answering, wait_until_up
 
 BUILD = PROJECT_ROOT / "build"
 BIN = Path(sys.executable).parent
@@ -63,11 +61,18 @@ class Server:
     name: str
     command: list[str]
     log: Path
-    health_url: str | None = None
+    port: int | None = None  # on 127.0.0.1; checked free before anything starts
+    health_path: str | None = None  # a path that answers once the server is up
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     started_at: float = 0.0
     restarts: int = 0
+
+    @property
+    def health_url(self) -> str | None:
+        if self.port is None or self.health_path is None:
+            return None
+        return f"http://127.0.0.1:{self.port}{self.health_path}"
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -128,20 +133,6 @@ class Supervisor:
             server.stop()
 
 
-def wait_until_up(server: Server, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process is not None and server.process.poll() is not None:
-            tail = server.log.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"the {server.name} stopped while starting; its log ends:\n{tail}")
-        try:
-            requests.get(server.health_url or "", timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.3)
-    raise RuntimeError(f"the {server.name} did not answer within {timeout:.0f} s; see {server.log}")
-
-
 def build_servers(args: argparse.Namespace) -> tuple[list[Server], str, str]:
     """The servers to start, the address patients chat at, and the Rasa (or proxy) URL."""
     host = os.environ.get("CLINIC_BIND_HOST") or "127.0.0.1"
@@ -164,6 +155,7 @@ def build_servers(args: argparse.Namespace) -> tuple[list[Server], str, str]:
             [redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"],
             BUILD / "redis.log",
+            redis_port,
         ))  # fmt: skip
         lock_url = f"redis://127.0.0.1:{redis_port}/0"
     action_urls = []
@@ -174,7 +166,8 @@ def build_servers(args: argparse.Namespace) -> tuple[list[Server], str, str]:
             f"action server {index + 1}" if args.action_servers > 1 else "action server",
             [str(BIN / "python"), "-m", "serving.action_server", "--port", str(port)],
             BUILD / f"action-server-{index + 1}.log",
-            f"http://127.0.0.1:{port}/health",
+            port,
+            "/health",
             common,
         ))  # fmt: skip
     subprocess.run(
@@ -199,7 +192,8 @@ def build_servers(args: argparse.Namespace) -> tuple[list[Server], str, str]:
              "--credentials", str(BUILD / "credentials.run.yml"),
              "--cors", *origins.split(",")],
             BUILD / f"rasa-server-{index + 1}.log",
-            f"http://127.0.0.1:{port}/",
+            port,
+            "/",
             {**common, "CLINIC_SITE_ORIGINS": origins},
         ))  # fmt: skip
     cluster = args.rasa_servers > 1 or args.proxy
@@ -211,7 +205,8 @@ def build_servers(args: argparse.Namespace) -> tuple[list[Server], str, str]:
         [str(BIN / "python"), "-m", "webapp", "--host", host, "--port", str(args.web_port),
          "--rasa-url", rasa_url],
         BUILD / "webapp.log",
-        f"http://127.0.0.1:{args.web_port}/",
+        args.web_port,
+        "/",
         {**common, "CLINIC_TRUST_PROXY": "1" if cluster else ""},
     ))  # fmt: skip
     chat_url = f"http://localhost:{args.web_port}"
@@ -228,7 +223,8 @@ def build_servers(args: argparse.Namespace) -> tuple[list[Server], str, str]:
             "proxy (nginx)",
             [args.nginx, "-p", str(nginx_dir), "-c", str(conf), "-g", "daemon off;"],
             BUILD / "nginx.log",
-            f"http://127.0.0.1:{args.proxy_port}/healthz",
+            args.proxy_port,
+            "/healthz",
         ))  # fmt: skip
         chat_url = f"http://localhost:{args.proxy_port}"
     return servers, chat_url, rasa_url
@@ -256,11 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if check.returncode != 0:
         return check.returncode
     servers, chat_url, rasa_url = build_servers(args)
-    busy = [
-        url.split(":")[-1].split("/")[0]
-        for url in (server.health_url for server in servers)
-        if url and port_in_use(int(url.split(":")[-1].split("/")[0]))
-    ]
+    busy = [str(server.port) for server in servers if server.port and port_in_use(server.port)]
     if busy:
         print(f"error: port {', '.join(busy)} already in use (another 'make run'?). Stop it, or "
               "run e.g. 'make run RASA_PORT=5006 ACTION_PORT=5056 WEB_PORT=8001'.",
@@ -276,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             if server.name.startswith("Rasa server"):
                 wait_until_answering(server.health_url.rstrip("/"), server.process, server.log)
             elif server.health_url:
-                wait_until_up(server)
+                wait_until_up(server.health_url, server.process, server.log, name=server.name)
             if supervisor.stopping:
                 break
         if not supervisor.stopping:

@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from clinic.contract import READINESS_SENDER
 from clinic.paths import PROJECT_ROOT
 
 PYTHON = sys.executable
@@ -67,19 +68,27 @@ def start_action_server(port: int, log: Path, env: dict[str, str] | None = None)
     )
 
 
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+def wait_until_up(
+    url: str, process: subprocess.Popen, log: Path, timeout: float = 120, *, name: str = "server"
+) -> None:
+    """Wait until ``url`` answers; RuntimeError with the end of ``log`` if the process exits
+    first or nothing answers within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(
-                f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+                f"the {name} stopped while starting (exit code {process.returncode}); "
+                f"its log ends:\n{log.read_text(errors='replace')[-3000:]}"
             )
         try:
             requests.get(url, timeout=1)
             return
         except requests.RequestException:
             time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"the {name} ({url}) did not answer within {timeout:.0f} s; its log ends:\n"
+        f"{log.read_text(errors='replace')[-3000:]}"
+    )
 
 
 def wait_until_answering(
@@ -95,7 +104,7 @@ def wait_until_answering(
         try:
             reply = requests.post(
                 f"{rasa_url}/webhooks/rest/webhook",
-                json={"sender": "readiness-check", "message": "hello"},
+                json={"sender": READINESS_SENDER, "message": "hello"},
                 timeout=5,
             )
             if reply.ok and reply.json():

@@ -51,11 +51,12 @@ def install() -> None:
         return
     original = Agent.handle_message
     setattr(Agent, _ORIGINAL_ATTRIBUTE, original)
+    cap = max_message_chars()  # read once: the environment does not change under a server
 
     async def handle_message(self: Agent, message: UserMessage) -> Any:
         make_readable(message)
         as_plain_text(message)
-        if message.text is not None and len(message.text) > max_message_chars():
+        if message.text is not None and len(message.text) > cap:
             await answer_too_long(message)
             return None
         return await original(self, message)

@@ -34,11 +34,15 @@ from rasa.shared.core.trackers import DialogueStateTracker
 HISTORY_TURNS_ENV = "CLINIC_HISTORY_TURNS"
 DEFAULT_HISTORY_TURNS = 12
 _ORIGINALS_ATTRIBUTE = "_clinic_recent_history_originals"
+_STATE_ATTRIBUTE = "_clinic_recent_history_state"
 
 
 def history_turns() -> int:
     raw = os.environ.get(HISTORY_TURNS_ENV, "").strip()
     return max(4, int(raw)) if raw.isdigit() else DEFAULT_HISTORY_TURNS
+
+
+HISTORY_TURNS = history_turns()  # read once, at import: a server's environment is fixed
 
 
 def cut_index(events: list[Any], turns: int, is_user: Any) -> int:
@@ -56,10 +60,24 @@ def cut_index(events: list[Any], turns: int, is_user: Any) -> int:
 def recent(tracker: DialogueStateTracker, turns: int | None = None) -> DialogueStateTracker:
     """``tracker`` from ``turns`` user messages back, starting in the state it had then."""
     events = list(tracker.events)
-    cut = cut_index(events, turns or history_turns(), lambda e: isinstance(e, UserUttered))
+    cut = cut_index(events, turns or HISTORY_TURNS, lambda e: isinstance(e, UserUttered))
     if cut == 0:
         return tracker
     slots = list(tracker.slots.values())
+    return DialogueStateTracker.from_events(
+        tracker.sender_id, _state_at(tracker, events, cut, slots) + events[cut:], slots
+    )
+
+
+def _state_at(
+    tracker: DialogueStateTracker, events: list[Event], cut: int, slots: list[Any]
+) -> list[Event]:
+    """The slot values and active loop before ``events[cut]``, as events. Replaying the
+    older events is the O(length) part: it is done once per turn, not once for each
+    prediction and action call of the turn (the same tracker object, the same cut)."""
+    remembered = getattr(tracker, _STATE_ATTRIBUTE, None)
+    if remembered is not None and remembered[0] == cut and remembered[1] is events[cut - 1]:
+        return list(remembered[2])
     before = DialogueStateTracker.from_events(tracker.sender_id, events[:cut], slots)
     start: list[Event] = [
         SlotSet(name, slot.value)
@@ -68,7 +86,8 @@ def recent(tracker: DialogueStateTracker, turns: int | None = None) -> DialogueS
     ]
     if before.active_loop_name:
         start.append(ActiveLoop(before.active_loop_name))
-    return DialogueStateTracker.from_events(tracker.sender_id, start + events[cut:], slots)
+    setattr(tracker, _STATE_ATTRIBUTE, (cut, events[cut - 1], tuple(start)))
+    return start
 
 
 def install() -> None:

@@ -24,9 +24,10 @@ from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from clinic.contract import REQUEST_ID_PREFIX
+
 logger = logging.getLogger(__name__)
 
-REQUEST_ID_PREFIX = "req-"
 _ORIGINAL_ATTRIBUTE = "_clinic_original_handle_message"
 
 
