@@ -33,17 +33,30 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 help: ## List the targets
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
+# Install and training print step banners and hide the known-harmless warnings
+# (scripts/quiet_output.py lists them, each with why); VERBOSE=1 shows everything.
+QUIET_OUTPUT = $(if $(VERBOSE),cat,$(PY) -m scripts.quiet_output)
+# "==> Done in 4m12s" since $(1), a time in seconds (`date +%s`).
+DONE_IN = s=$$(( $$(date +%s) - $(1) )); \
+	if [ $$s -ge 60 ]; then printf '==> Done in %dm%02ds\n' $$((s / 60)) $$((s % 60)); else echo "==> Done in $${s}s"; fi
+
 install: $(INSTALLED) ## Create .venv with Python 3.10 and the pinned requirements
 
+# One shell, so that `exit` stops it and the time is the whole install's.
 $(INSTALLED): requirements.txt scripts/find_python.sh
-	@python=$$(scripts/find_python.sh) || exit 1; \
+	@set -o pipefail; started=$$(date +%s); python=$$(scripts/find_python.sh) || exit; \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
-		echo "Creating $(VENV) with $$python"; rm -rf $(VENV); "$$python" -m venv $(VENV) || exit 1; \
-	fi
-	$(BIN)/pip install --quiet --upgrade pip==24.0 setuptools==70.3.0 wheel==0.45.1
-	$(BIN)/pip install --quiet --no-deps -r requirements.txt
-	$(BIN)/pip check
-	@touch $@
+		echo "==> [1/3] Creating $(VENV) with Python 3.10 ($$python; a few seconds)"; \
+		rm -rf $(VENV); "$$python" -m venv $(VENV) || exit; \
+	else \
+		echo "==> [1/3] $(VENV) already has Python 3.10"; \
+	fi; \
+	echo "==> [2/3] Installing the pinned requirements (typically 3-6 minutes on a fresh machine)"; \
+	$(BIN)/pip install --quiet --upgrade pip==24.0 setuptools==70.3.0 wheel==0.45.1 2>&1 | $(QUIET_OUTPUT) || exit; \
+	$(BIN)/pip install --quiet --no-deps -r requirements.txt 2>&1 | $(QUIET_OUTPUT) || exit; \
+	echo "==> [3/3] Checking that the installed packages fit together (pip check, a few seconds)"; \
+	$(BIN)/pip check 2>&1 | $(QUIET_OUTPUT) || exit; \
+	touch $@; $(call DONE_IN,$$started)
 
 lock: ## Re-pin requirements.txt from requirements.in (in a scratch venv)
 	@python=$$(scripts/find_python.sh) || exit 1; rm -rf build/lock-venv; \
@@ -62,11 +75,15 @@ $(MODEL_KNOWLEDGE): $(INSTALLED) FORCE
 # No recipe, no file: always "remade", so the rule above always runs.
 FORCE:
 
+# The `$(MAKE)` line stays on its own: `make -n` runs it (dry, as `make -n validate`).
+# `$(shell date +%s)` in the last line is the start: make expands a recipe's lines first.
 $(MODEL): $(INSTALLED) $(MODEL_INPUTS)
-	@echo "Training the model: $(if $(wildcard $@),changed since the last training: $(notdir $?),no model yet). This takes about 1-2 minutes."
-	$(MAKE) --no-print-directory validate
-	$(RASA) train --fixed-model-name clinic --out models --force --quiet
-	@touch $@
+	@echo "==> Training the model: $(if $(wildcard $@),changed since the last training: $(notdir $?),no model yet)."
+	@echo "==> [1/2] Checking the knowledge and the training data (about 30 seconds)"
+	@set -o pipefail; $(MAKE) --no-print-directory validate 2>&1 | $(QUIET_OUTPUT)
+	@echo "==> [2/2] Training the model (typically 1-2 minutes)"
+	@set -o pipefail; $(RASA) train --fixed-model-name clinic --out models --force --quiet 2>&1 | $(QUIET_OUTPUT)
+	@touch $@; $(call DONE_IN,$(shell date +%s))
 
 run: $(MODEL) ## Install, train if stale, start the servers and the demo page, print where to chat
 	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) WEB_PORT=$(WEB_PORT) $(PY) -m scripts.run
@@ -79,7 +96,7 @@ run-cluster: $(MODEL) install-nginx ## Several Rasa + action servers behind ngin
 		$(PY) -m scripts.run --rasa-servers $(RASA_SERVERS) --action-servers $(ACTION_SERVERS) --proxy
 
 install-nginx: ## Debian's nginx for make run-cluster (root; does nothing if installed)
-	scripts/install_nginx.sh
+	@scripts/install_debian_packages.sh "make run-cluster (the proxy)" /usr/sbin/nginx=nginx
 
 shell: $(MODEL) ## Chat in the terminal as on SMS: text only, numbers pick buttons (own servers)
 	$(PY) -m scripts.chat
@@ -113,10 +130,11 @@ test-e2e: $(MODEL) install-services install-nginx ## End-to-end: real servers, r
 	$(BIN)/pytest tests/e2e
 
 install-browser: ## Debian's chromium for the browser tests (root; does nothing if installed)
-	scripts/install_browser.sh
+	@scripts/install_debian_packages.sh "the browser tests" /usr/bin/chromium=chromium
 
 install-services: ## Debian's postgresql and redis-server for the tests' private servers (root; does nothing if installed)
-	scripts/install_services.sh
+	@scripts/install_debian_packages.sh "the tests' private servers" \
+		'/usr/lib/postgresql/*/bin/initdb=postgresql' redis-server=redis-server
 
 test-browser: $(MODEL) install-browser ## Browser tests: the chat widget in headless Chromium
 	$(BIN)/pytest tests/browser
@@ -131,6 +149,10 @@ clean: ## Remove the model and build outputs (keeps .venv)
 
 tickets: $(INSTALLED) ## Print the open front-desk tickets, most urgent first
 	$(PY) -m clinic.frontdesk list
+
+.PHONY: report
+report: $(INSTALLED) ## What patients asked that went unanswered, and the figures: make report DAYS=30 CSV=out.csv
+	$(PY) -m scripts.report $(if $(DAYS),--days $(DAYS)) $(if $(CSV),--csv $(CSV))
 
 triage-report: $(MODEL) ## Complication triage by layer on labelled files: make triage-report FILE=new_batch.yml
 	$(PY) -m scripts.triage_eval --verbose $(FILE)

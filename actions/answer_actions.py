@@ -48,8 +48,8 @@ from clinic.contract import (
     TOPIC_BY_INTENT,
     TOPICS,
 )
-from clinic.knowledge import Knowledge, get_knowledge
-from clinic.settings import get_settings
+from clinic.knowledge import Knowledge
+from clinic.settings import get_knowledge_and_settings
 
 _QUESTION_SENTENCE = re.compile(
     r"[^.?!\n]*\?|(?:^|[.!\n]\s*)(?:what|how|when|where|why|who|which|is|are|can|could|do|does|"
@@ -78,10 +78,12 @@ class ActionAnswerQuestion(ResumesForm, Action):
     def reply(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        knowledge = get_knowledge()
+        # One version of both files: a reload between two reads could drop a price.
+        knowledge, settings = get_knowledge_and_settings()
         message = tracker.latest_message
         intent = intent_name(message)
-        mentioned = [t for t in entity_values(message, "treatment") if t in knowledge.treatments]
+        named = entity_values(message, "treatment")
+        mentioned = [t for t in named if t in knowledge.treatments]
         concerns = [c for c in entity_values(message, "concern") if c in knowledge.concerns]
         others = [
             p for p in entity_values(message, "other_procedure") if p in knowledge.not_offered
@@ -101,13 +103,19 @@ class ActionAnswerQuestion(ResumesForm, Action):
             if len(treatment_ids) < 2:
                 return self._ask_what_to_compare(dispatcher, knowledge, treatment_ids)
             composed = comparison_answer(knowledge, treatment_ids)
+        elif named and not mentioned and not concerns:
+            # The model still knows a treatment the clinic has since removed from the
+            # knowledge (it is retrained later): say so, never answer about another one.
+            return self._ask_which_treatment(
+                dispatcher, knowledge, topic, "Sorry, I don't have information on that treatment."
+            )
         else:
             treatment_ids = mentioned or context
             if not treatment_ids:
                 if topic == "concern":
                     return self._ask_which_concern(dispatcher, knowledge)
                 return self._ask_which_treatment(dispatcher, knowledge, topic)
-            composed = topic_answer(knowledge, get_settings(), topic, treatment_ids)
+            composed = topic_answer(knowledge, settings, topic, treatment_ids)
 
         return self._send_answer(dispatcher, knowledge, composed, topic, message, others)
 
@@ -178,17 +186,18 @@ class ActionAnswerQuestion(ResumesForm, Action):
 
     @staticmethod
     def _ask_which_treatment(
-        dispatcher: CollectingDispatcher, knowledge: Knowledge, topic: str
+        dispatcher: CollectingDispatcher, knowledge: Knowledge, topic: str, preface: str = ""
     ) -> list[EventType]:
         buttons = [
             button(t.name, intent_payload(INFORM_TREATMENT, treatment=t.id))
             for t in knowledge.treatments.values()
         ]
         label = TOPICS[topic].lower()
+        question = f"Which treatment would you like to know about ({label})?"
         send_reply(
             dispatcher,
             "clarify",
-            [f"Which treatment would you like to know about ({label})?"],
+            [f"{preface} {question}".strip()],
             buttons=buttons,
             topic=topic,
             options=list(knowledge.treatments),

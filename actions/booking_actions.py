@@ -24,10 +24,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import (
     MESSAGES_ON_TICKET,
     button,
+    conversation_turns,
     entity_values,
     intent_confidence,
     intent_name,
     intent_payload,
+    recent_turns,
     reply_sent_this_turn,
     send_question,
     send_reply,
@@ -69,6 +71,21 @@ def messages_before_form(tracker: Tracker) -> list[str]:
         if event.get("event") == "user" and event.get("text"):
             texts.append(event["text"])
     return texts[-MESSAGES_ON_TICKET:]
+
+
+def booking_transcript(tracker: Tracker) -> list[dict[str, str]]:
+    """What led to the request (the last messages before this run of the form) and the
+    form's questions and answers: the preferred time in the patient's own words."""
+    events = tracker.events
+    start, in_form = len(events), False
+    for index, event in enumerate(events):
+        if event.get("event") == "active_loop":
+            entering = event.get("name") == FORM
+            if entering and not in_form:
+                start = index
+            in_form = entering
+    before, during = conversation_turns(events[:start]), conversation_turns(events[start:])
+    return [*recent_turns(before), *during]
 
 
 def _cleared() -> list[EventType]:
@@ -321,6 +338,7 @@ class ActionSubmitBooking(Action):
                 phone=None if "@" in contact else contact,
                 email=contact if "@" in contact else None,
                 messages=[*messages_before_form(tracker), f"Preferred time: {preferred_time}"],
+                transcript=booking_transcript(tracker),
                 reopen_when_closed=True,
             )
         )

@@ -12,7 +12,7 @@ the tests read instead of parsing text.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -23,6 +23,7 @@ from clinic.answering import not_offered_text
 from clinic.contract import REPLY_KEY, REPLY_TYPES
 from clinic.frontdesk import start_outbox_retries
 from clinic.knowledge import get_knowledge
+from clinic.payloads import is_payload, payload_words
 from clinic.settings import get_settings
 
 # Context slots the actions set themselves (none influences dialogue prediction).
@@ -161,6 +162,51 @@ def patient_messages(tracker: Tracker, limit: int = MESSAGES_ON_TICKET) -> list[
     """The patient's last messages in this conversation, oldest first."""
     texts = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")]
     return texts[-limit:]
+
+
+def conversation_turns(events: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
+    """The conversation in ``events`` as ``{"by": "patient" | "assistant", "text": ...}``
+    turns, oldest first. A patient text that is a button payload becomes the title of the
+    button the assistant offered with it (its messages since the patient's previous one);
+    a payload no button offered (typed, or the buttons are gone from the window) becomes
+    words (``clinic.payloads``), so staff never read a payload."""
+    turns: list[dict[str, str]] = []
+    offered: dict[str, str] = {}  # payload -> title, from the assistant's latest messages
+    assistant_spoke_last = False
+    for event in events:
+        kind = event.get("event")
+        if kind == "bot":
+            if not assistant_spoke_last:
+                offered = {}
+            assistant_spoke_last = True
+            for choice in (event.get("data") or {}).get("buttons") or []:
+                if isinstance(choice, dict) and choice.get("payload") and choice.get("title"):
+                    offered[str(choice["payload"]).strip()] = str(choice["title"])
+            if event.get("text"):
+                turns.append({"by": "assistant", "text": str(event["text"])})
+        elif kind == "user" and event.get("text"):
+            assistant_spoke_last = False
+            text = str(event["text"])
+            if is_payload(text):
+                text = offered.get(text.strip()) or payload_words(text)
+            turns.append({"by": "patient", "text": text})
+    return turns
+
+
+def recent_turns(
+    turns: Sequence[dict[str, str]], patient_turns: int = MESSAGES_ON_TICKET
+) -> list[dict[str, str]]:
+    """The end of ``turns`` from the patient's ``patient_turns``-th last message on (the
+    same window as :func:`patient_messages`)."""
+    starts = [index for index, turn in enumerate(turns) if turn["by"] == "patient"]
+    if not starts:
+        return []
+    return list(turns[starts[-patient_turns:][0] :])
+
+
+def ticket_transcript(tracker: Tracker) -> list[dict[str, str]]:
+    """The conversation for a ticket: the patient's last messages and the replies between."""
+    return recent_turns(conversation_turns(tracker.events))
 
 
 def idempotency_key(tracker: Tracker) -> str:

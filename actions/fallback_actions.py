@@ -35,7 +35,7 @@ def suggestions(tracker: Tracker) -> list[dict[str, str]]:
         intent = ranked.get("name")
         if intent in TOPIC_BY_INTENT and intent not in ("compare_treatments", "ask_concern"):
             label = TOPICS[TOPIC_BY_INTENT[intent]]
-            if treatment:
+            if treatment in knowledge.treatments:  # read twice: a reload may come between
                 label = f"{label}: {knowledge.treatments[treatment].name}"
                 payload = intent_payload(intent, treatment=treatment)
             else:

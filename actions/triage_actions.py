@@ -28,6 +28,7 @@ from actions.common import (
     intent_name,
     patient_messages,
     send_reply,
+    ticket_transcript,
     treatment_in_focus,
 )
 from clinic import clock
@@ -38,7 +39,7 @@ from clinic.frontdesk import get_desk
 from clinic.frontdesk.outbox import Filed, Outcome, TicketRequest
 from clinic.knowledge import get_knowledge
 from clinic.settings import ClinicSettings, get_settings
-from clinic.urgent_advice import callback_question, urgent_advice
+from clinic.urgent_advice import callback_question, urgent_advice, urgent_calls
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class ActionHandleComplication(Action):
             "emergency": bool(found and found.emergency),
             "layer": found.layer if found else None,
             "clinic_open": settings.is_open(now),
+            "call": urgent_calls(found, settings, now),  # the widget's tap-to-call buttons
         }
         if found is None:
             # "Report a problem" (a button, or the payload typed): nothing described yet, so
@@ -119,6 +121,7 @@ class ActionHandleComplication(Action):
                     treatment=treatment_in_focus(tracker),
                     phone=sender if channel in PHONE_CHANNELS else None,
                     messages=patient_messages(tracker),
+                    transcript=ticket_transcript(tracker),
                     sender_id=sender,
                     triage_layer=found.layer,
                     join_episode=True,
@@ -188,7 +191,9 @@ class ActionAnswerYesOrNo(Action):
         phone = tracker.get_slot(CALLBACK_PHONE_SLOT)
         if ticket_id is None or phone is None:
             treatment = treatment_in_focus(tracker)
-            name = get_knowledge().treatments[treatment].name if treatment else None
+            # .get: the knowledge is read twice, and a reload may come between.
+            found = get_knowledge().treatments.get(treatment) if treatment else None
+            name = found.name if found else None
             about = f" about {name}" if name else ""
             text = (
                 f"Glad that helps. Is there anything else you would like to know{about}?"

@@ -3,7 +3,8 @@
 - :func:`unavailable_reply`: the answering service (the action server) failed. A patient is
   never left with silence: a message the complication check marked urgent still gets the
   urgent advice in full (it needs only the clinic settings and the clock, never the action
-  server or a database); any other message gets an apology and the clinic's phone number.
+  server or a database), with the numbers to call (``call``, as the action server's urgent
+  reply has them); any other message gets an apology and the clinic's phone number.
 - :func:`too_long_reply`: a message over :func:`max_message_chars` is not parsed (tokenising
   and featurising it would stall every other patient); it is still screened for red flags,
   so a long story that describes an emergency gets the urgent advice.
@@ -19,7 +20,7 @@ from typing import Any
 from clinic.complication_screen import Triage, triage
 from clinic.contract import REPORT_COMPLICATION
 from clinic.settings import ClinicSettings
-from clinic.urgent_advice import urgent_advice
+from clinic.urgent_advice import urgent_advice, urgent_calls
 
 # Mark the replies in the reply contract (so one turn never gets the first one twice).
 UNAVAILABLE_REASON = "service_unavailable"
@@ -60,6 +61,7 @@ def unavailable_reply(
                 "sign": found.sign if found else None,
                 "emergency": bool(found and found.emergency),
                 "ticket": None,
+                "call": urgent_calls(found, settings, now),
             },
         )
     return DirectReply(
@@ -83,6 +85,7 @@ def too_long_reply(text: str, settings: ClinicSettings, now: datetime) -> Direct
                 "sign": found.sign,
                 "emergency": found.emergency,
                 "ticket": None,
+                "call": urgent_calls(found, settings, now),
             },
         )
     limit = max_message_chars()

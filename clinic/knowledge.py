@@ -1,8 +1,14 @@
 """The treatment knowledge file: the single source of truth for treatments, aliases and answers.
 
-``knowledge/treatments.yml`` is edited by the clinic. It is validated here, once, when the
-action server starts (and by ``make validate``), so a mistake stops the server with
+``knowledge/treatments.yml`` is edited by the clinic. It is validated here when the action
+server starts (and by ``make validate``), so a mistake stops the server with
 ``file:line: field: problem`` instead of surfacing at a patient's first question.
+
+While a server runs, :func:`get_knowledge` returns the file as it is now: an edit is read
+again within a second, validated first, and an invalid edit is logged (file, line, field)
+while the last good version keeps serving. Files validated against the knowledge (the
+clinic settings: a price per treatment) are reloaded together with it, so the two always
+agree.
 
 Run ``python -m clinic.check`` to check the knowledge and clinic settings files.
 """
@@ -10,15 +16,20 @@ Run ``python -m clinic.check`` to check the knowledge and clinic settings files.
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from clinic.contract import TOPICS
 from clinic.paths import KNOWLEDGE_FILE_NAME, knowledge_dir
-from clinic.yaml_source import KnowledgeError, Node, load_yaml
+from clinic.yaml_source import KnowledgeError, Node, display_path, load_yaml
+
+logger = logging.getLogger(__name__)
 
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -80,7 +91,8 @@ class OtherProcedure:
 @dataclass(frozen=True)
 class Knowledge:
     path: Path
-    sources: dict[str, str]  # seed file name -> title
+    sources: dict[str, str]  # seed file name -> title (for the team)
+    display_titles: dict[str, str]  # seed file name -> the title patients see
     treatments: dict[str, Treatment]
     comparisons: tuple[Comparison, ...]
     concerns: dict[str, Concern]
@@ -197,6 +209,30 @@ def _treatment(node: Node, known_sources: dict[str, str]) -> Treatment:
     )
 
 
+# Words about how a document was made, for the team: never in a title patients see.
+_NOT_FOR_PATIENTS = re.compile(r"paraphras", re.IGNORECASE)
+
+
+def _sources(node: Node) -> tuple[dict[str, str], dict[str, str]]:
+    """Each seed file's ``title`` and ``display_title`` (the one patients see under answers;
+    the title when there is none). A title that says the document was paraphrased needs a
+    display title that does not."""
+    titles, display_titles = {}, {}
+    for name, source_node in node.items():
+        source_node.reject_unknown({"title", "display_title"})
+        title_node = source_node.child("title")
+        display_node = source_node.child("display_title", required=False)
+        titles[name] = title_node.text()
+        display_titles[name] = titles[name] if display_node is None else display_node.text()
+        if _NOT_FOR_PATIENTS.search(display_titles[name]):
+            if display_node is None:
+                raise title_node.error(
+                    "says how the document was made: add a display_title for patients"
+                )
+            raise display_node.error("is shown to patients: leave out how the document was made")
+    return titles, display_titles
+
+
 def _check_references(node: Node, ids: Sequence[str], treatments: dict[str, Treatment]) -> None:
     for index, treatment_id in enumerate(ids):
         if treatment_id not in treatments:
@@ -217,10 +253,7 @@ def parse_knowledge(path: Path) -> Knowledge:
     if root.child("version").value != 1:
         raise root.child("version").error("unsupported version (this assistant reads version 1)")
 
-    sources = {}
-    for name, source_node in root.child("sources").items():
-        source_node.reject_unknown({"title"})
-        sources[name] = source_node.child("title").text()
+    sources, display_titles = _sources(root.child("sources"))
 
     treatment_nodes = list(root.child("treatments").elements())
     treatments: dict[str, Treatment] = {}
@@ -284,6 +317,7 @@ def parse_knowledge(path: Path) -> Knowledge:
     knowledge = Knowledge(
         path=path,
         sources=sources,
+        display_titles=display_titles,
         treatments=treatments,
         comparisons=tuple(comparisons),
         concerns=concerns,
@@ -325,7 +359,190 @@ def missing_seed_files(knowledge: Knowledge, seeds_dir: Path) -> list[str]:
     return sorted(name for name in knowledge.sources if not (seeds_dir / name).is_file())
 
 
-@cache
+# -- the files as they are now ------------------------------------------------------------------
+
+# How often a running process looks at the files' time stamps and sizes (a stat per file).
+RELOAD_CHECK_SECONDS = 1.0
+
+Parsed = TypeVar("Parsed")
+_Stamp = tuple[int, int] | None  # (mtime in ns, size); None when the file is missing
+
+
+@dataclass(frozen=True)
+class DependentFile(Generic[Parsed]):
+    """A clinic file validated against the knowledge (the settings need a price per
+    treatment): reloaded together with the knowledge, so the two always agree."""
+
+    file_name: str
+    parse: Callable[[Path, Knowledge], Parsed]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """One consistent version: the knowledge and every dependent file parsed against it."""
+
+    knowledge: Knowledge
+    dependents: dict[DependentFile[Any], Any]
+    stamps: dict[str, _Stamp]  # file name -> its stamp when it was parsed
+
+
+def _stamp(path: Path) -> _Stamp:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_mtime_ns, status.st_size)
+
+
+class LiveKnowledge:
+    """The knowledge file of one directory, and the files validated against it, as they are
+    on disk now.
+
+    Checked at most every :data:`RELOAD_CHECK_SECONDS`; a changed file is parsed and
+    validated before it replaces the version in use, so an invalid edit is logged once (its
+    ``file:line: field: problem``) and the last good version keeps serving. The first version
+    must be valid: the constructor raises :class:`KnowledgeError` otherwise. Thread-safe: a
+    version is swapped in whole, and readers never wait for a reload.
+    """
+
+    def __init__(self, directory: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        self.directory = directory
+        self._clock = clock
+        self._lock = threading.Lock()
+        path = directory / KNOWLEDGE_FILE_NAME
+        stamp = _stamp(path)
+        knowledge = parse_knowledge(path)
+        self._snapshot = _Snapshot(knowledge, {}, {KNOWLEDGE_FILE_NAME: stamp})
+        # The server starts with the names its model was trained for (`make run` retrains
+        # first); a reload whose names differ needs a retraining to be recognised.
+        self._model_inputs = knowledge.model_inputs()
+        self._failed_stamps: dict[str, _Stamp] | None = None
+        self._checked_at = clock()
+
+    def knowledge(self) -> Knowledge:
+        self._refresh_if_due()
+        return self._snapshot.knowledge
+
+    def dependent(self, dependent: DependentFile[Parsed]) -> Parsed:
+        """``dependent`` parsed against the knowledge in use; its first version must be valid."""
+        self._refresh_if_due()
+        snapshot = self._snapshot
+        if dependent in snapshot.dependents:
+            return snapshot.dependents[dependent]
+        with self._lock:
+            snapshot = self._snapshot
+            if dependent not in snapshot.dependents:
+                path = self.directory / dependent.file_name
+                stamp = _stamp(path)
+                value = dependent.parse(path, snapshot.knowledge)
+                self._snapshot = _Snapshot(
+                    snapshot.knowledge,
+                    {**snapshot.dependents, dependent: value},
+                    {**snapshot.stamps, dependent.file_name: stamp},
+                )
+            return self._snapshot.dependents[dependent]
+
+    def with_dependent(self, dependent: DependentFile[Parsed]) -> tuple[Knowledge, Parsed]:
+        """The knowledge and ``dependent`` from one version, for code that looks a treatment
+        of one up in the other (two separate calls could straddle a reload)."""
+        self.dependent(dependent)  # checks the files; registers it on first use
+        snapshot = self._snapshot  # one read: a reload swaps the whole snapshot
+        return snapshot.knowledge, snapshot.dependents[dependent]
+
+    def _refresh_if_due(self) -> None:
+        now = self._clock()
+        if now - self._checked_at < RELOAD_CHECK_SECONDS:
+            return
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is checking: serve the current version meanwhile
+        try:
+            self._checked_at = now
+            self._refresh()
+        finally:
+            self._lock.release()
+
+    def _refresh(self) -> None:
+        snapshot = self._snapshot
+        stamps = {name: _stamp(self.directory / name) for name in snapshot.stamps}
+        if stamps == snapshot.stamps:
+            return
+        changed = [self._shown(name) for name in stamps if stamps[name] != snapshot.stamps[name]]
+        try:
+            candidate = self._parse(snapshot, stamps)
+        except KnowledgeError as error:
+            self._report_failure(stamps, f"{error}")
+            return
+        except Exception as error:  # a bad edit must never stop the server
+            self._report_failure(stamps, f"{type(error).__name__}: {error}")
+            return
+        self._failed_stamps = None
+        self._snapshot = candidate
+        logger.info("reloaded %s", " and ".join(changed))
+        if candidate.knowledge.model_inputs() != self._model_inputs:
+            logger.warning(
+                "%s: the treatment names, aliases or combinations differ from those the model "
+                "was trained with: retrain it (`make train`, or restart with `make run`) for "
+                "the new names to be recognised. The answers already use the new version.",
+                self._shown(KNOWLEDGE_FILE_NAME),
+            )
+
+    def _parse(self, snapshot: _Snapshot, stamps: dict[str, _Stamp]) -> _Snapshot:
+        knowledge = snapshot.knowledge
+        if stamps[KNOWLEDGE_FILE_NAME] != snapshot.stamps[KNOWLEDGE_FILE_NAME]:
+            knowledge = parse_knowledge(self.directory / KNOWLEDGE_FILE_NAME)
+        dependents: dict[DependentFile[Any], Any] = {}
+        for dependent, value in snapshot.dependents.items():
+            name = dependent.file_name
+            if knowledge is not snapshot.knowledge or stamps[name] != snapshot.stamps[name]:
+                value = dependent.parse(self.directory / name, knowledge)
+            dependents[dependent] = value
+        return _Snapshot(knowledge, dependents, stamps)
+
+    def _report_failure(self, stamps: dict[str, _Stamp], problem: str) -> None:
+        if stamps == self._failed_stamps:
+            return  # this version was reported already
+        if stamps != {name: _stamp(self.directory / name) for name in stamps}:
+            return  # read while being saved: the next check reads the finished file
+        self._failed_stamps = stamps
+        files = " and ".join(self._shown(name) for name in stamps)
+        logger.error(
+            "%s -- the edit was not applied: still serving the last good version of %s",
+            problem,
+            files,
+        )
+
+    def _shown(self, file_name: str) -> str:
+        return display_path(self.directory / file_name)
+
+
+_live: dict[Path, LiveKnowledge] = {}
+_live_lock = threading.Lock()
+
+
+def live_knowledge(directory: Path | None = None) -> LiveKnowledge:
+    """The live files of ``directory`` (default: ``$CLINIC_KNOWLEDGE_DIR`` or ``knowledge/``)."""
+    directory = directory or knowledge_dir()
+    live = _live.get(directory)
+    if live is None:
+        with _live_lock:
+            live = _live.get(directory)
+            if live is None:
+                live = LiveKnowledge(directory)  # raises on an invalid first version
+                _live[directory] = live
+    return live
+
+
 def get_knowledge(directory: Path | None = None) -> Knowledge:
-    """The validated knowledge, loaded once per process."""
-    return parse_knowledge((directory or knowledge_dir()) / KNOWLEDGE_FILE_NAME)
+    """The validated knowledge as the file is now (an invalid edit keeps the last good one)."""
+    return live_knowledge(directory).knowledge()
+
+
+def forget_loaded_files() -> None:
+    """Forget every loaded version: the next call reads the files afresh, and takes the model's
+    names from that version. For tests, and for code written when these were caches."""
+    with _live_lock:
+        _live.clear()
+
+
+# ``get_knowledge`` / ``get_settings`` were ``functools.cache``d: keep ``cache_clear`` working.
+get_knowledge.cache_clear = forget_loaded_files  # type: ignore[attr-defined]

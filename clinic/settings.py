@@ -1,8 +1,9 @@
 """The clinic settings file (``knowledge/clinic.yml``): name, hours, address, contact, prices.
 
 Kept apart from the treatment knowledge so front-desk staff can change prices and hours
-without touching the answers. Changes take effect when the action server restarts; no
-retraining is needed.
+without touching the answers. An edit takes effect within a second in a running server
+(validated first, together with the knowledge it needs a price for: see
+``clinic.knowledge.LiveKnowledge``); no retraining is needed.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from functools import cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from clinic.knowledge import Knowledge, get_knowledge
+from clinic.knowledge import DependentFile, Knowledge, forget_loaded_files, live_knowledge
 from clinic.paths import SETTINGS_FILE_NAME, knowledge_dir
 from clinic.yaml_source import Node, load_yaml
 
@@ -27,6 +28,11 @@ WEEKDAYS = (
     "saturday",
     "sunday",
 )
+_COLOUR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
+DEFAULT_RETENTION_DAYS = 90
+MAX_RETENTION_DAYS = 3650
+MAX_STARTER_QUESTIONS = 3
+MAX_STARTER_CHARS = 80
 _HOURS_PATTERN = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 
 
@@ -62,6 +68,12 @@ class ClinicSettings:
     non_emergency_line: str  # e.g. NHS 111: medical advice when the clinic is closed
     non_emergency_name: str
     out_of_hours_phone: str | None  # the clinic's own out-of-hours number, if it has one
+    # The chat widget and the staff pages (``assistant`` in the file).
+    assistant_name: str = "Clinic Assistant"
+    starter_questions: tuple[str, ...] = ()  # offered as chips when the chat opens
+    brand_colour: str = "#2f6f6a"  # '#rrggbb': widget header, staff pages
+    # Stored conversations older than this are deleted (``conversation_retention_days``).
+    retention_days: int = 90
 
     def is_open(self, at: datetime) -> bool:
         """Whether the clinic is open at ``at`` (an aware datetime, any zone)."""
@@ -110,7 +122,7 @@ def parse_settings(path: Path, knowledge: Knowledge) -> ClinicSettings:
         {
             "version", "example", "name", "address", "phone", "email", "booking_url",
             "emergency_number", "currency", "opening_hours", "prices", "time_zone",
-            "out_of_hours",
+            "out_of_hours", "assistant", "conversation_retention_days",
         }
     )  # fmt: skip
     if root.child("version").value != 1:
@@ -152,6 +164,14 @@ def parse_settings(path: Path, knowledge: Knowledge) -> ClinicSettings:
     if clinic_phone_node is not None and clinic_phone_node.value not in (None, ""):
         out_of_hours_phone = clinic_phone_node.text()
 
+    assistant = _assistant(root.child("assistant"))
+    retention_node = root.child("conversation_retention_days", required=False)
+    retention_days = DEFAULT_RETENTION_DAYS
+    if retention_node is not None:
+        retention_days = retention_node.integer()
+        if not 1 <= retention_days <= MAX_RETENTION_DAYS:
+            raise retention_node.error(f"must be a number of days from 1 to {MAX_RETENTION_DAYS}")
+
     example_node = root.child("example", required=False)
     return ClinicSettings(
         name=root.child("name").text(),
@@ -168,11 +188,43 @@ def parse_settings(path: Path, knowledge: Knowledge) -> ClinicSettings:
         non_emergency_line=after_hours.child("non_emergency_line").text(),
         non_emergency_name=after_hours.child("non_emergency_name").text(),
         out_of_hours_phone=out_of_hours_phone,
+        retention_days=retention_days,
+        **assistant,
     )
 
 
-@cache
+def _assistant(node: Node) -> dict[str, Any]:
+    node.reject_unknown({"name", "starter_questions", "colour"})
+    starters_node = node.child("starter_questions")
+    starters = starters_node.text_list()
+    if len(starters) > MAX_STARTER_QUESTIONS:
+        raise starters_node.error(f"list at most {MAX_STARTER_QUESTIONS} questions")
+    for element, question in zip(starters_node.elements(), starters, strict=True):
+        if len(question) > MAX_STARTER_CHARS:
+            raise element.error(f"keep a starter question under {MAX_STARTER_CHARS} characters")
+    colour_node = node.child("colour")
+    colour = colour_node.text()
+    if not _COLOUR_PATTERN.match(colour):
+        raise colour_node.error("must be a colour written '#rrggbb' (e.g. '#2f6f6a')")
+    return {
+        "assistant_name": node.child("name").text(),
+        "starter_questions": starters,
+        "brand_colour": colour.lower(),
+    }
+
+
+SETTINGS_FILE = DependentFile(SETTINGS_FILE_NAME, parse_settings)
+
+
 def get_settings(directory: Path | None = None) -> ClinicSettings:
-    """The validated clinic settings, loaded once per process."""
-    directory = directory or knowledge_dir()
-    return parse_settings(directory / SETTINGS_FILE_NAME, get_knowledge(directory))
+    """The validated clinic settings as the file is now, checked against the knowledge in use
+    (an invalid edit of either file keeps the last good pair)."""
+    return live_knowledge(directory or knowledge_dir()).dependent(SETTINGS_FILE)
+
+
+def get_knowledge_and_settings(directory: Path | None = None) -> tuple[Knowledge, ClinicSettings]:
+    """Both from one version: every treatment of this knowledge has a price in these settings."""
+    return live_knowledge(directory or knowledge_dir()).with_dependent(SETTINGS_FILE)
+
+
+get_settings.cache_clear = forget_loaded_files  # type: ignore[attr-defined]

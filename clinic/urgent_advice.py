@@ -6,11 +6,16 @@ settings (the non-emergency medical line, the clinic's out-of-hours number if it
 The classifier and the symptom screen cannot name a sign, so their reply says the message may
 need checking now and lists when to call the emergency number. Every reply ends with the
 emergency signs, so no reply leaves a patient without the number to call.
+
+:func:`urgent_calls` lists the numbers the same advice tells the patient to call now, in the
+order it gives them, for the reply contract's ``call`` field (the widget shows them as
+tap-to-call buttons, so it never has to find numbers in the text).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict
 
 from clinic.complication_screen import Triage
 from clinic.red_flags import EMERGENCY_SIGNS_TEXT, SIGN_DESCRIPTIONS
@@ -23,6 +28,17 @@ CALLBACK_QUESTION_CLOSED = (
     "If you would like the clinic to call you back when it opens, type your phone number "
     "here (optional)."
 )
+
+
+class CallOption(TypedDict):
+    """A number to call now: ``{"label": "Call 999", "number": "999", "kind": "emergency"}``.
+
+    ``kind`` is ``emergency``, ``clinic``, ``out_of_hours`` (the clinic's own out-of-hours
+    number) or ``non_emergency`` (e.g. NHS 111)."""
+
+    label: str
+    number: str
+    kind: str
 
 
 def _opens(settings: ClinicSettings, now: datetime) -> str:
@@ -103,6 +119,43 @@ def urgent_advice(triage: Triage | None, settings: ClinicSettings, now: datetime
             f"{_out_of_hours_line(settings)}, or tell me here what you are noticing."
         )
     return f"{first} {_emergency_tail(settings)}"
+
+
+def urgent_calls(
+    triage: Triage | None, settings: ClinicSettings, now: datetime
+) -> list[CallOption]:
+    """The numbers :func:`urgent_advice` tells the patient to call now, in its order: the
+    emergency number first for an emergency sign (then the clinic, when it is open); else the
+    clinic when it is open, or its out-of-hours number and the non-emergency line when it is
+    closed, then the emergency number, which every reply ends with."""
+    emergency = CallOption(
+        label=f"Call {settings.emergency_number}",
+        number=settings.emergency_number,
+        kind="emergency",
+    )
+    clinic = CallOption(label="Call the clinic", number=settings.phone, kind="clinic")
+    is_open = settings.is_open(now)
+    if triage is not None and triage.emergency and triage.sign:
+        return [emergency, clinic] if is_open else [emergency]
+    if is_open:
+        return [clinic, emergency]
+    calls = []
+    if settings.out_of_hours_phone:
+        calls.append(
+            CallOption(
+                label="Call the clinic's out-of-hours line",
+                number=settings.out_of_hours_phone,
+                kind="out_of_hours",
+            )
+        )
+    calls.append(
+        CallOption(
+            label=f"Call {settings.non_emergency_name}",
+            number=settings.non_emergency_line,
+            kind="non_emergency",
+        )
+    )
+    return [*calls, emergency]
 
 
 def callback_question(settings: ClinicSettings, now: datetime) -> str:

@@ -9,10 +9,10 @@ error and carries on with the action's events lost: the patient gets an empty re
 - the whole call has a budget (``CLINIC_ACTION_TIMEOUT_SECONDS``, default 4 s), so the patient
   hears back within 5 s;
 - when the call still fails, the Rasa server answers itself with
-  :func:`clinic.unavailable_reply.unavailable_reply`: the urgent advice for a message the
-  complication check marked urgent, else an apology with the clinic's phone number, with the
-  reply contract, once per turn (a form's validation and its question failing in one turn
-  give one reply).
+  :func:`clinic.direct_replies.unavailable_reply`: the urgent advice (with its numbers to
+  call, the reply contract's ``call``) for a message the complication check marked urgent,
+  else an apology with the clinic's phone number, with the reply contract, once per turn (a
+  form's validation and its question failing in one turn give one reply).
 
 A rejection (the form's validation handing a question back, HTTP 400) is not a failure and
 passes through unchanged.

@@ -26,10 +26,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 from collections import OrderedDict
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,28 +38,20 @@ from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.orm import Session
 
-from clinic.paths import PROJECT_ROOT
+# The settings live in the core, which the report reads the same database with; the names
+# stay importable from here.
+from clinic.conversation_log import (  # noqa: F401
+    DB_PATH_ENV,
+    DEFAULT_DB_PATH,
+    URL_ENV,
+    conversations_url,
+)
 
 logger = logging.getLogger(__name__)
 
-URL_ENV = "CLINIC_CONVERSATIONS_URL"
-DB_PATH_ENV = "CLINIC_CONVERSATIONS_DB"
-DEFAULT_DB_PATH = "build/conversations.db"
 SQLITE_BUSY_MILLISECONDS = 15_000
 # Conversations kept in memory (the latest ones), each checked against the database per turn.
 REMEMBERED_CONVERSATIONS = 2_000
-
-
-def conversations_url(environ: dict[str, str] | None = None) -> str:
-    """The SQLAlchemy URL of the conversation database from the environment."""
-    environ = dict(os.environ) if environ is None else environ
-    if environ.get(URL_ENV):
-        return environ[URL_ENV]
-    path = Path(environ.get(DB_PATH_ENV) or DEFAULT_DB_PATH)
-    if not path.is_absolute():
-        path = PROJECT_ROOT / path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
 
 
 class ClinicSQLTrackerStore(SQLTrackerStore):

@@ -3,9 +3,15 @@
 - ``GET /``: ``demo/index.html``, an example clinic page embedding the widget, with the Rasa
   server's address (``$CLINIC_RASA_URL``, default ``http://localhost:5005``) filled in;
 - ``GET /widget/...``: the widget's static files (``widget/``);
-- ``GET /api/sources``: the title of each source document, shown under answers;
+- ``GET /api/sources``: the title patients see for each source document, shown under answers;
+- ``GET /api/widget``: the widget's header and starter questions from the clinic settings
+  (both ``/api/`` answers are public and readable from any origin, so a clinic's own site
+  embedding the widget can use them too);
 - ``/staff``: the front-desk inbox of tickets, behind ``$CLINIC_STAFF_TOKEN`` (``webapp.staff``;
-  set ``$CLINIC_TRUST_PROXY=1`` behind nginx).
+  set ``$CLINIC_TRUST_PROXY=1`` behind nginx);
+- ``/staff/report``: what patients asked that went unanswered, and the clinic's figures
+  (``webapp.report``). Stored conversations past the retention period are deleted when the
+  app starts and then hourly (``webapp.report.run_retention``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from aiohttp import web
 from clinic.frontdesk.store import TicketStore
 from clinic.knowledge import get_knowledge
 from clinic.paths import PROJECT_ROOT
+from clinic.settings import get_settings
+from webapp.report import add_report_routes, run_retention
 from webapp.staff import add_staff_routes
 
 DEMO_PAGE = PROJECT_ROOT / "demo" / "index.html"
@@ -54,8 +62,11 @@ def create_app(
     app[RASA_URL] = checked_rasa_url(rasa_url or os.environ.get(RASA_URL_ENV) or DEFAULT_RASA_URL)
     app.router.add_get("/", demo_page)
     app.router.add_get("/api/sources", source_titles)
+    app.router.add_get("/api/widget", widget_settings)
     app.router.add_static("/widget/", WIDGET_DIR)
     add_staff_routes(app, token=staff_token, store=ticket_store)
+    add_report_routes(app)
+    app.cleanup_ctx.append(run_retention)
     return app
 
 
@@ -70,6 +81,26 @@ async def demo_page(request: web.Request) -> web.Response:
     )
 
 
+# Public data without cookies: any page may read it (the widget on a clinic's own site).
+PUBLIC_JSON_HEADERS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"}
+
+
 async def source_titles(request: web.Request) -> web.Response:
-    """``{"<seed file name>": "<title>"}`` from the knowledge file."""
-    return web.json_response(get_knowledge().sources)
+    """``{"<seed file name>": "<display title>"}`` from the knowledge file: the titles patients
+    see, never the team's notes on how a document was made."""
+    return web.json_response(get_knowledge().display_titles, headers=PUBLIC_JSON_HEADERS)
+
+
+async def widget_settings(request: web.Request) -> web.Response:
+    """The widget's header and starter questions from the clinic settings:
+    ``{"assistant_name", "clinic_name", "brand_colour", "starter_questions"}``."""
+    settings = get_settings()
+    return web.json_response(
+        {
+            "assistant_name": settings.assistant_name,
+            "clinic_name": settings.name,
+            "brand_colour": settings.brand_colour,
+            "starter_questions": list(settings.starter_questions),
+        },
+        headers=PUBLIC_JSON_HEADERS,
+    )

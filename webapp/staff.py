@@ -5,12 +5,21 @@ stops the app at start), either as ``Authorization: Bearer <token>`` or typed on
 sign-in form, which starts a browser session. Without the variable every ``/staff`` route
 answers 503 rather than being open to anyone.
 
-- ``GET /staff``: the inbox (401 with the sign-in form without a valid token or session);
+- ``GET /staff``: the inbox (401 with the sign-in form without a valid token or session).
+  Query parameters choose the view, so a filtered view is a link: ``status`` (``active``,
+  the default: open and contacted; ``open``, ``contacted``, ``closed``, ``all``),
+  ``urgency``, ``category``, ``treatment`` (an id), ``q`` (words searched for in what the
+  patient wrote, the contact details and the staff note) and ``page`` (25 a page);
+- ``GET /staff/tickets.json?after=<id>&...`` (the same filters): tickets newer than ``after``
+  with their HTML, the counts per status and the newest id, which ``static/staff.js`` polls
+  every few seconds so new tickets appear without a reload;
 - ``POST /staff/login``, ``POST /staff/logout``: start or end a browser session;
-- ``POST /staff/tickets/{id}/status`` (form field ``status``): open, contacted or closed.
-  Cookie sessions must also send the form's ``csrf_token`` (another site could make a
-  signed-in browser POST; it cannot read the token). Bearer requests need none: browsers
-  never add that header by themselves.
+- ``POST /staff/tickets/{id}/status`` (form field ``status``): open, contacted or closed;
+  ``POST /staff/tickets/{id}/note`` (form field ``note``): the staff note. Both redirect back
+  to the view in the form's ``view`` field. Cookie sessions must also send the form's
+  ``csrf_token`` (another site could make a signed-in browser POST; it cannot read the
+  token). Bearer requests need none: browsers never add that header by themselves;
+- ``GET /staff/static/...``: the inbox's style sheet and script (``webapp/static``).
 
 Sign-in hardening:
 
@@ -30,8 +39,11 @@ Sign-in hardening:
   cookie is HttpOnly, SameSite=Strict, and Secure when the request came over HTTPS (directly,
   or ``X-Forwarded-Proto: https`` from a trusted proxy).
 
-Patient text is untrusted: everything from a ticket is HTML-escaped, and the page's
-Content-Security-Policy allows no scripts at all.
+Patient text is untrusted: everything from a ticket is HTML-escaped (also in the HTML the
+JSON endpoint returns), and the page's Content-Security-Policy allows scripts from this app
+only (``script-src 'self'``: no inline script, no other origin) and connections back to it.
+Without JavaScript the inbox still works: the list is rendered here and every form posts and
+redirects back.
 """
 
 from __future__ import annotations
@@ -47,14 +59,34 @@ import os
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
-from urllib.parse import quote
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from clinic import clock
 from clinic.frontdesk import get_store
-from clinic.frontdesk.store import STATUSES, Ticket, TicketNotFoundError, TicketStore
+from clinic.frontdesk.store import (
+    ACTIVE_STATUSES,
+    CATEGORIES,
+    MAX_NOTE_CHARS,
+    MAX_SEARCH_CHARS,
+    STATUSES,
+    URGENCIES,
+    Ticket,
+    TicketFilter,
+    TicketNotFoundError,
+    TicketPage,
+    TicketStore,
+)
+from clinic.knowledge import get_knowledge
+from clinic.payloads import payload_words, treatment_name
+from clinic.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +105,10 @@ FALSE_WORDS = {"", "0", "false", "no", "off"}
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",  # patient data must not stay in shared caches
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        # Scripts only as files from this app (webapp/static): no inline script can run,
+        # so escaped-but-mistaken patient text could never become code.
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "connect-src 'self'; img-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
@@ -81,23 +116,40 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
-STATUS_ACTIONS = {"contacted": "Mark contacted", "closed": "Close", "open": "Reopen"}
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_PREFIX = "/staff/static"
+PAGE_SIZE = 25
+SHOWN_TURNS = 4  # of a ticket's conversation, the rest behind "earlier messages"
+POLL_LIMIT = 50  # new tickets one poll returns; more than that, and the page says reload
 
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 60rem; padding: 1rem;
-       color: #1d2b2a; }
-header { display: flex; justify-content: space-between; align-items: center; }
-article { border: 1px solid #c9d6d4; border-left: 0.5rem solid #8aa9a5; border-radius: 0.4rem;
-          margin: 0.8rem 0; padding: 0.6rem 1rem; }
-article.urgent { border-left-color: #b3261e; }
-article.soon { border-left-color: #c77c02; }
-.badge { font-weight: bold; text-transform: uppercase; }
-.messages { white-space: pre-wrap; background: #f3f6f6; padding: 0.4rem 0.8rem; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; }
-dt { font-weight: bold; }
-form.inline { display: inline; }
-.error { color: #b3261e; }
-"""
+STATUS_ACTIONS = {"contacted": "Mark contacted", "closed": "Close", "open": "Reopen"}
+# The keyboard shortcut (static/staff.js) that presses each status button.
+STATUS_KEYS = {"contacted": "c", "closed": "x"}
+STATUS_LABELS = {"open": "Open", "contacted": "Contacted", "closed": "Closed"}
+GROUP_HEADINGS = {"open": "Open", "contacted": "Contacted, not closed yet", "closed": "Closed"}
+URGENCY_LABELS = {"urgent": "Urgent", "soon": "Soon", "routine": "Routine"}
+CATEGORY_LABELS = {
+    "complication": "Complication",
+    "booking": "Booking",
+    "callback": "Call-back",
+    "question": "Question",
+}
+# The status filter: the key in the URL, its label and the statuses it shows.
+STATUS_VIEWS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "active": ("Open and contacted", ACTIVE_STATUSES),
+    "open": ("Open", ("open",)),
+    "contacted": ("Contacted", ("contacted",)),
+    "closed": ("Closed", ("closed",)),
+    "all": ("All", STATUSES),
+}
+SHORTCUTS = (
+    ("j", "next ticket"),
+    ("k", "previous ticket"),
+    ("c", "mark the selected ticket contacted"),
+    ("x", "close the selected ticket"),
+    ("/", "search"),
+    ("?", "show or hide these shortcuts"),
+)
 
 
 def esc(value: object) -> str:
@@ -391,8 +443,53 @@ class StaffInbox:
         auth = self.authenticate(request)
         if auth is None:
             return self.signed_out_page(request)
-        tickets = await asyncio.to_thread(self.store.list_tickets, ("open", "contacted"))
-        return html_response(inbox_page(tickets, auth))
+        view, problems = InboxView.from_query(request.query)
+        store = self.store
+
+        def read() -> tuple[TicketPage, dict[str, int], int]:
+            found = store.search_tickets(
+                view.ticket_filter(), limit=PAGE_SIZE, offset=(view.page - 1) * PAGE_SIZE
+            )
+            return found, store.count_by_status(), store.latest_id()
+
+        found, counts, latest = await asyncio.to_thread(read)
+        return html_response(inbox_page(view, found, counts, latest, auth, problems))
+
+    async def tickets_json(self, request: web.Request) -> web.Response:
+        """New tickets since ``after`` for the open page's script (the same filters)."""
+        auth = self.authenticate(request)
+        if auth is None:
+            return web.json_response({"error": "signed out: reload to sign in"}, status=401)
+        view, _problems = InboxView.from_query(request.query)
+        try:
+            after = int(request.query.get("after", "0"))
+        except ValueError:
+            return web.json_response({"error": "after must be a ticket id"}, status=400)
+        store = self.store
+
+        def read() -> tuple[TicketPage, dict[str, int], int]:
+            found = store.search_tickets(view.ticket_filter(after_id=after), limit=POLL_LIMIT)
+            return found, store.count_by_status(), store.latest_id()
+
+        found, counts, latest = await asyncio.to_thread(read)
+        csrf = csrf_field(auth)
+        now, zone = clock.now(), get_settings().time_zone
+        return web.json_response(
+            {
+                "latest_id": latest,
+                "counts": counts,
+                "more": found.total > len(found.tickets),
+                "tickets": [
+                    {
+                        "id": ticket.id,
+                        "status": ticket.status,
+                        "urgency": ticket.urgency,
+                        "html": ticket_html(ticket, csrf, view, now=now, zone=zone),
+                    }
+                    for ticket in found.tickets
+                ],
+            }
+        )
 
     async def login(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -432,7 +529,8 @@ class StaffInbox:
         response.del_cookie(SESSION_COOKIE, path="/staff")
         raise response
 
-    async def set_status(self, request: web.Request) -> web.Response:
+    async def _signed_form(self, request: web.Request) -> web.Response | Mapping[str, Any]:
+        """The POSTed form of a signed-in member of staff, or the response refusing it."""
         auth = self.authenticate(request)
         if auth is None:
             return self.signed_out_page(request)
@@ -442,6 +540,12 @@ class StaffInbox:
             address = client_address(request, trust_proxy=self.trust_proxy)
             self.log_refusal(address, "missing_or_wrong_form_token")
             return plain_response("missing or wrong form token: reload the inbox", status=403)
+        return form
+
+    async def set_status(self, request: web.Request) -> web.Response:
+        form = await self._signed_form(request)
+        if isinstance(form, web.StreamResponse):
+            return form
         status = str(form.get("status", ""))
         if status not in STATUSES:
             return plain_response(f"status must be one of {', '.join(STATUSES)}", status=400)
@@ -450,7 +554,29 @@ class StaffInbox:
             await asyncio.to_thread(self.store.set_status, ticket_id, status)
         except (ValueError, TicketNotFoundError):
             return plain_response("no such ticket", status=404)
-        raise web.HTTPSeeOther(f"/staff#ticket-{ticket_id}")
+        raise web.HTTPSeeOther(back_to(form, ticket_id))
+
+    async def set_note(self, request: web.Request) -> web.Response:
+        form = await self._signed_form(request)
+        if isinstance(form, web.StreamResponse):
+            return form
+        note = str(form.get("note", ""))
+        try:
+            ticket_id = int(request.match_info["ticket_id"])
+        except ValueError:
+            return plain_response("no such ticket", status=404)
+        if len(note.strip()) > MAX_NOTE_CHARS:
+            # Shown again in full, so nothing typed is lost.
+            return html_response(note_too_long_page(note, back_to(form, ticket_id)), status=400)
+        try:
+            await asyncio.to_thread(self.store.set_staff_note, ticket_id, note)
+        except TicketNotFoundError:
+            return plain_response("no such ticket", status=404)
+        raise web.HTTPSeeOther(back_to(form, ticket_id))
+
+
+# The signed-in staff's inbox, for other staff pages (the report) to check sign-in with.
+STAFF_INBOX = web.AppKey("staff_inbox", StaffInbox)
 
 
 def add_staff_routes(
@@ -472,19 +598,26 @@ def add_staff_routes(
         # Never open: without a token every /staff route says it is not configured.
         for method, path in (
             ("GET", "/staff"),
+            ("GET", "/staff/tickets.json"),
             ("POST", "/staff/login"),
             ("POST", "/staff/logout"),
             ("POST", "/staff/tickets/{ticket_id}/status"),
+            ("POST", "/staff/tickets/{ticket_id}/note"),
         ):
             app.router.add_route(method, path, not_configured)
         return
     inbox = StaffInbox(
         token, store, limits=limits, trust_proxy=trust_proxy, session_seconds=session_seconds
     )
+    app[STAFF_INBOX] = inbox
     app.router.add_get("/staff", inbox.inbox)
+    app.router.add_get("/staff/tickets.json", inbox.tickets_json)
     app.router.add_post("/staff/login", inbox.login)
     app.router.add_post("/staff/logout", inbox.logout)
     app.router.add_post("/staff/tickets/{ticket_id}/status", inbox.set_status)
+    app.router.add_post("/staff/tickets/{ticket_id}/note", inbox.set_note)
+    # The style sheet and script hold nothing private: the sign-in page needs them too.
+    app.router.add_static(f"{STATIC_PREFIX}/", STATIC_DIR)
 
 
 async def not_configured(request: web.Request) -> web.Response:
@@ -507,71 +640,401 @@ def html_response(body: str, *, status: int = 200) -> web.Response:
     return web.Response(text=body, status=status, content_type="text/html", headers=headers)
 
 
-def page(title: str, body: str, *, refresh: bool = False) -> str:
-    # The inbox reloads itself every minute so new urgent tickets show without a click.
-    meta = '<meta http-equiv="refresh" content="60">' if refresh else ""
+# -- the view: filters and page, read from and written to the query string ---------------
+
+
+@dataclass(frozen=True)
+class InboxView:
+    """What the inbox shows: the query string's filters and page (defaults: open and
+    contacted tickets of every kind, page 1)."""
+
+    status: str = "active"
+    urgency: str = ""
+    category: str = ""
+    treatment: str = ""
+    text: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> tuple[InboxView, list[str]]:
+        """The view a query string asks for, and what in it was not understood (ignored,
+        and said so on the page)."""
+        problems: list[str] = []
+
+        def choice(name: str, allowed: Mapping[str, object] | tuple[str, ...], default: str):
+            value = str(query.get(name, "") or "").strip()
+            if value and value not in allowed:
+                problems.append(f"Unknown {name} {value[:40]!r}: showing every {name}.")
+                return default
+            return value or default
+
+        text = " ".join(str(query.get("q", "")).split())
+        if len(text) > MAX_SEARCH_CHARS:
+            problems.append(f"Search for at most {MAX_SEARCH_CHARS} characters: shortened.")
+            text = text[:MAX_SEARCH_CHARS]
+        raw_page = str(query.get("page", "1") or "1")
+        page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100_000 else 1
+        if page == 1 and raw_page != "1":
+            problems.append("Unknown page: showing the first.")
+        view = cls(
+            status=choice("status", STATUS_VIEWS, "active"),
+            urgency=choice("urgency", URGENCIES, ""),
+            category=choice("category", CATEGORIES, ""),
+            treatment=choice("treatment", tuple(get_knowledge().treatments), ""),
+            text=text,
+            page=page,
+        )
+        return view, problems
+
+    def ticket_filter(self, after_id: int | None = None) -> TicketFilter:
+        return TicketFilter(
+            statuses=STATUS_VIEWS[self.status][1],
+            urgencies=(self.urgency,) if self.urgency else (),
+            categories=(self.category,) if self.category else (),
+            treatments=(self.treatment,) if self.treatment else (),
+            text=self.text,
+            after_id=after_id,
+        )
+
+    def query(self, **changes: Any) -> str:
+        """The query string of this view with ``changes`` (defaults left out)."""
+        view = replace(self, **changes)
+        pairs = [
+            ("status", view.status if view.status != "active" else ""),
+            ("urgency", view.urgency),
+            ("category", view.category),
+            ("treatment", view.treatment),
+            ("q", view.text),
+            ("page", str(view.page) if view.page != 1 else ""),
+        ]
+        return urlencode([(name, value) for name, value in pairs if value])
+
+    def href(self, **changes: Any) -> str:
+        query = self.query(**changes)
+        return f"/staff?{query}" if query else "/staff"
+
+    @property
+    def filtered(self) -> bool:
+        return self != InboxView(page=self.page)
+
+
+def back_to(form: Mapping[str, Any], ticket_id: int) -> str:
+    """Where a form goes back to: the view in its ``view`` field, parsed and written anew
+    (never an address taken as given), at the ticket."""
+    query = str(form.get("view", ""))
+    view, _problems = InboxView.from_query(dict(parse_qsl(query)))
+    return f"{view.href()}#ticket-{ticket_id}"
+
+
+# -- words for staff: times in the clinic's zone, names instead of ids ----------------------
+
+
+def when(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
+    """``Today 14:05``, ``Yesterday 09:30``, ``Mon 1 Dec 09:30`` (with the year when it is
+    not this year), in the clinic's time zone."""
+    local, today = moment.astimezone(zone), now.astimezone(zone).date()
+    time_of_day = f"{local:%H:%M}"
+    if local.date() == today:
+        return f"Today {time_of_day}"
+    if local.date() == today - timedelta(days=1):
+        return f"Yesterday {time_of_day}"
+    day = f"{local:%a} {local.day} {local:%b}"
+    if local.year != today.year:
+        day += f" {local.year}"
+    return f"{day} {time_of_day}"
+
+
+def time_html(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    full = f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({zone.key})"
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"{meta}<title>{esc(title)}</title><style>{STYLE}</style></head>"
-        f"<body>{body}</body></html>"
+        f'<time datetime="{esc(moment.isoformat())}" title="{esc(full)}">'
+        f"{esc(when(moment, now, zone))}</time>"
     )
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+# -- the pages ----------------------------------------------------------------------------
+
+
+STAFF_PAGES = {"inbox": ("/staff", "Inbox"), "report": ("/staff/report", "What patients asked")}
+
+
+def csrf_field(auth: StaffAuth) -> str:
+    """The hidden form-token field every POST form of a cookie session carries."""
+    if not auth.csrf:
+        return ""
+    return f'<input type="hidden" name="csrf_token" value="{esc(auth.csrf)}">'
+
+
+def page(title: str, body: str, *, refresh: bool = False, script: bool = False) -> str:
+    """A whole staff HTML page: the style sheet, the clinic's colour, and with ``script``
+    the inbox's script (a file: the policy allows no inline script). ``refresh`` reloads it
+    every minute (for pages without the script)."""
+    settings = get_settings()
+    meta = '<meta http-equiv="refresh" content="60">' if refresh else ""
+    # The colour is validated '#rrggbb' in the settings; escaped all the same.
+    brand = f"<style>:root {{ --brand: {esc(settings.brand_colour)}; }}</style>"
+    scripts = f'<script src="{STATIC_PREFIX}/staff.js" defer></script>' if script else ""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"{meta}<title>{esc(title)}</title>"
+        f'<link rel="stylesheet" href="{STATIC_PREFIX}/staff.css">{brand}{scripts}'
+        f"</head><body>{body}</body></html>"
+    )
+
+
+def staff_page(
+    title: str,
+    body: str,
+    *,
+    auth: StaffAuth,
+    active: str,
+    counts: Mapping[str, int] | None = None,
+    script: bool = False,
+) -> str:
+    """A signed-in staff page: the header (the clinic, the navigation between the staff
+    pages, ``active`` being a key of :data:`STAFF_PAGES`; with ``counts``, tickets per
+    status; the sign-out button for browser sessions), then ``body`` in ``<main>``."""
+    settings = get_settings()
+    logout = (
+        f'<form class="signout" method="post" action="/staff/logout">{csrf_field(auth)}'
+        '<button type="submit" class="quiet">Sign out</button></form>'
+        if auth.via == "cookie"
+        else ""
+    )
+    current = ' aria-current="page"'
+    links = "".join(
+        f'<a href="{href}"{current if key == active else ""}>{esc(label)}</a>'
+        for key, (href, label) in STAFF_PAGES.items()
+    )
+    tally = ""
+    if counts is not None:
+        tally = (
+            '<ul class="counts" aria-label="Tickets by status">'
+            + "".join(
+                f'<li><a href="{InboxView(status=status).href()}" data-count="{status}">'
+                f"<b>{counts.get(status, 0)}</b> {esc(label.lower())}</a></li>"
+                for status, label in STATUS_LABELS.items()
+            )
+            + "</ul>"
+        )
+    header = (
+        '<header class="topbar"><div class="brand">'
+        f'<span class="clinic">{esc(settings.name)}</span>'
+        f'<span class="assistant">{esc(settings.assistant_name)} · front desk</span></div>'
+        f'<nav class="pages">{links}</nav>{tally}{logout}</header>'
+    )
+    return page(title, f"{header}<main>{body}</main>", script=script)
+
+
 def login_page(*, status: int, error: str | None = None) -> web.Response:
+    settings = get_settings()
     message = f'<p class="error" role="alert">{esc(error)}</p>' if error else ""
     body = (
+        '<main class="signin"><div class="card">'
+        f'<p class="clinic">{esc(settings.name)}</p>'
         "<h1>Front-desk inbox</h1><p>Sign in with the staff token.</p>"
         f"{message}"
         '<form method="post" action="/staff/login">'
-        '<label for="token">Staff token</label> '
-        '<input id="token" name="token" type="password" autocomplete="current-password" required> '
-        '<button type="submit">Sign in</button></form>'
+        '<label for="token">Staff token</label>'
+        '<input id="token" name="token" type="password" autocomplete="current-password" required>'
+        '<button type="submit">Sign in</button></form></div></main>'
     )
     return html_response(page("Sign in: front-desk inbox", body), status=status)
 
 
-def inbox_page(tickets: list[Ticket], auth: StaffAuth) -> str:
-    csrf = f'<input type="hidden" name="csrf_token" value="{esc(auth.csrf)}">' if auth.csrf else ""
-    logout = (
-        f'<form class="inline" method="post" action="/staff/logout">{csrf}'
-        '<button type="submit">Sign out</button></form>'
-        if auth.via == "cookie"
-        else ""
+def note_too_long_page(note: str, back: str) -> str:
+    body = (
+        '<main class="signin"><div class="card">'
+        f'<h1>That note is too long</h1><p role="alert">A note is at most {MAX_NOTE_CHARS} '
+        f"characters; this one has {len(note.strip())}. Nothing was saved. Here is your text to "
+        "shorten and paste back:</p>"
+        f'<textarea readonly rows="8">{esc(note)}</textarea>'
+        f'<p><a href="{esc(back)}">Back to the inbox</a></p></div></main>'
     )
-    open_tickets = [t for t in tickets if t.status == "open"]
-    contacted = [t for t in tickets if t.status == "contacted"]
-    body = [f"<header><h1>Front-desk inbox</h1>{logout}</header>"]
-    body.append(f"<h2>Open ({len(open_tickets)})</h2>")
-    body.extend(ticket_html(t, csrf) for t in open_tickets)
-    if not open_tickets:
-        body.append("<p>No open tickets.</p>")
-    body.append(f"<h2>Contacted, not closed yet ({len(contacted)})</h2>")
-    body.extend(ticket_html(t, csrf) for t in contacted)
-    return page("Front-desk inbox", "".join(body), refresh=True)
+    return page("Note too long", body)
 
 
-def ticket_html(ticket: Ticket, csrf: str) -> str:
+def filters_html(view: InboxView) -> str:
+    def options(current: str, choices: list[tuple[str, str]]) -> str:
+        return "".join(
+            f'<option value="{esc(value)}"{" selected" if value == current else ""}>'
+            f"{esc(label)}</option>"
+            for value, label in choices
+        )
+
+    treatments = [(t.id, t.name) for t in get_knowledge().treatments.values()]
+    selects = (
+        ("status", "Status", view.status, [(k, v[0]) for k, v in STATUS_VIEWS.items()]),
+        ("urgency", "Urgency", view.urgency, [("", "Any urgency"), *URGENCY_LABELS.items()]),
+        ("category", "Kind", view.category, [("", "Any kind"), *CATEGORY_LABELS.items()]),
+        ("treatment", "Treatment", view.treatment, [("", "Any treatment"), *treatments]),
+    )
+    fields = "".join(
+        f'<label class="field"><span>{label}</span>'
+        f'<select name="{name}" id="filter-{name}">{options(current, choices)}</select></label>'
+        for name, label, current, choices in selects
+    )
+    clear = '<a class="clear" href="/staff">Clear</a>' if view.filtered else ""
+    return (
+        '<form class="filters" method="get" action="/staff" role="search">'
+        '<label class="field search"><span>Search</span>'
+        f'<input type="search" name="q" id="search" value="{esc(view.text)}" '
+        f'maxlength="{MAX_SEARCH_CHARS}" placeholder="Name, phone, email, message, note">'
+        f"</label>{fields}"
+        f'<button type="submit">Show</button>{clear}</form>'
+    )
+
+
+def pager_html(view: InboxView, total: int) -> str:
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    if pages == 1:
+        return ""
+    links = []
+    if view.page > 1:
+        links.append(f'<a rel="prev" href="{esc(view.href(page=view.page - 1))}">← Previous</a>')
+    links.append(f'<span class="where">Page {view.page} of {pages}</span>')
+    if view.page < pages:
+        links.append(f'<a rel="next" href="{esc(view.href(page=view.page + 1))}">Next →</a>')
+    return f'<nav class="pager" aria-label="Pages">{"".join(links)}</nav>'
+
+
+def shortcuts_html() -> str:
+    rows = "".join(f"<dt><kbd>{esc(key)}</kbd></dt><dd>{esc(what)}</dd>" for key, what in SHORTCUTS)
+    return (
+        '<aside id="shortcuts" class="shortcuts" hidden aria-label="Keyboard shortcuts">'
+        f"<h2>Keyboard shortcuts</h2><dl>{rows}</dl>"
+        "<p>Keys are ignored while you type in a field. <kbd>Esc</kbd> closes this.</p></aside>"
+    )
+
+
+def inbox_page(
+    view: InboxView,
+    found: TicketPage,
+    counts: Mapping[str, int],
+    latest_id: int,
+    auth: StaffAuth,
+    problems: list[str] | None = None,
+) -> str:
+    csrf = csrf_field(auth)
+    now, zone = clock.now(), get_settings().time_zone
+    first = (view.page - 1) * PAGE_SIZE
+    body = [filters_html(view)]
+    body.extend(f'<p class="notice" role="status">{esc(problem)}</p>' for problem in problems or ())
+    if found.total:
+        shown = f"{first + 1} to {first + len(found.tickets)} of {plural(found.total, 'ticket')}"
+    else:
+        shown = "No tickets"
+    body.append(
+        f'<div class="summary"><p id="shown" data-first="{first + 1}" '
+        f'data-shown="{len(found.tickets)}" data-total="{found.total}">{esc(shown)}</p>'
+        '<p class="hint">Press <kbd>?</kbd> for keyboard shortcuts</p></div>'
+        '<p id="arrived" class="arrived" hidden role="status"></p>'
+    )
+    items: list[str] = []
+    groups = [status for status in STATUSES if status in STATUS_VIEWS[view.status][1]]
+    for status in groups:
+        in_group = [t for t in found.tickets if t.status == status]
+        # The open heading always, so new tickets have a place; the others when they show.
+        if in_group or (status == "open" and view.page == 1):
+            items.append(
+                f'<h2 class="group" data-group="{status}">{esc(GROUP_HEADINGS[status])}</h2>'
+            )
+        if status == "open" and not in_group and view.page == 1:
+            empty = "No open tickets match." if view.filtered else "No open tickets."
+            items.append(f'<p class="empty" data-empty="open">{esc(empty)}</p>')
+        items.extend(ticket_html(t, csrf, view, now=now, zone=zone) for t in in_group)
+    if not found.tickets and view.page > 1:
+        items.append(
+            f'<p class="empty">Nothing on this page. <a href="{esc(view.href(page=1))}">'
+            "Go to the first page</a>.</p>"
+        )
+    body.append(
+        f'<section id="tickets" class="tickets" data-latest-id="{latest_id}" '
+        f'data-page="{view.page}" data-query="{esc(view.query(page=1))}" '
+        f'data-first-page="{esc(view.href(page=1))}" aria-label="Tickets">'
+        f"{''.join(items)}</section>"
+    )
+    body.append(pager_html(view, found.total))
+    body.append(shortcuts_html())
+    return staff_page(
+        f"Inbox · {get_settings().name}",
+        "".join(body),
+        auth=auth,
+        active="inbox",
+        counts=counts,
+        script=True,
+    )
+
+
+def contact_html(ticket: Ticket) -> str:
     contact = []
     if ticket.contact_name:
-        contact.append(esc(ticket.contact_name))
+        contact.append(f'<span class="name">{esc(ticket.contact_name)}</span>')
     if ticket.contact_phone:
         href = "tel:" + quote(ticket.contact_phone, safe="+")
         contact.append(f'<a href="{esc(href)}">{esc(ticket.contact_phone)}</a>')
     if ticket.contact_email:
         href = "mailto:" + quote(ticket.contact_email, safe="@+.")
         contact.append(f'<a href="{esc(href)}">{esc(ticket.contact_email)}</a>')
-    messages = "".join(f'<li class="messages">{esc(m)}</li>' for m in ticket.messages)
+    return " · ".join(contact) or "none given"
+
+
+def conversation_html(ticket: Ticket) -> str:
+    """The conversation as turns; for tickets from before transcripts, the patient's
+    messages, any button payload among them put in words."""
+    if ticket.transcript is not None:
+        turns = [(turn.by, turn.text) for turn in ticket.transcript]
+    else:
+        knowledge = get_knowledge()
+        turns = [("patient", payload_words(message, knowledge)) for message in ticket.messages]
+    if not turns:
+        return '<p class="empty">(no messages)</p>'
+    names = {"patient": "Patient", "assistant": get_settings().assistant_name}
+
+    def listed(some: list[tuple[str, str]]) -> str:
+        return (
+            '<ol class="conversation">'
+            + "".join(
+                f'<li class="turn {esc(by)}"><span class="who">{esc(names.get(by, by))}</span>'
+                f'<span class="text">{esc(text)}</span></li>'
+                for by, text in some
+            )
+            + "</ol>"
+        )
+
+    if len(turns) <= SHOWN_TURNS + 1:
+        return f'<div class="talk">{listed(turns)}</div>'
+    # The latest turns at a glance; the earlier ones one click away (no script needed).
+    earlier, latest = turns[:-SHOWN_TURNS], turns[-SHOWN_TURNS:]
+    return (
+        f'<div class="talk"><details class="earlier"><summary>'
+        f"{esc(plural(len(earlier), 'earlier message'))}</summary>{listed(earlier)}</details>"
+        f"{listed(latest)}</div>"
+    )
+
+
+def ticket_html(
+    ticket: Ticket, csrf: str, view: InboxView, *, now: datetime, zone: ZoneInfo
+) -> str:
+    view_field = f'<input type="hidden" name="view" value="{esc(view.query())}">'
     buttons = "".join(
-        f'<button type="submit" name="status" value="{esc(status)}">{esc(label)}</button> '
+        f'<button type="submit" name="status" value="{esc(status)}" '
+        f'class="{"primary" if status == "contacted" else "quiet"}" '
+        f'data-key="{STATUS_KEYS.get(status, "")}">{esc(label)}</button>'
         for status, label in STATUS_ACTIONS.items()
         if status != ticket.status
     )
     count = len(ticket.messages)
-    history = f"{count} message{'' if count == 1 else 's'}"
+    history = plural(count, "message")
     if ticket.updated_at != ticket.created_at:
         # Follow-ups are appended to the episode's ticket: show that it moved since.
-        history += f" · updated {ticket.updated_at:%Y-%m-%d %H:%M} UTC"
+        history += f" · updated {when(ticket.updated_at, now, zone)}"
     caught = ""
     if ticket.triage_layer and ticket.triage_layer != "rules":
         # Only the rules name a sign; the other layers flag wording nobody has checked yet.
@@ -579,17 +1042,36 @@ def ticket_html(ticket: Ticket, csrf: str) -> str:
             f"<dt>Caught by</dt><dd>{esc(ticket.triage_layer)} — no sign named, "
             "check with the patient</dd>"
         )
+    treatment = treatment_name(ticket.treatment) if ticket.treatment else "not given"
+    category = CATEGORY_LABELS.get(ticket.category, ticket.category)
+    urgency = URGENCY_LABELS.get(ticket.urgency, ticket.urgency)
+    note = ticket.staff_note or ""
     return (
-        f'<article id="ticket-{ticket.id}" class="ticket {esc(ticket.urgency)}">'
-        f'<h3>#{ticket.id} <span class="badge">{esc(ticket.urgency)}</span> '
-        f"{esc(ticket.category)}</h3><dl>"
-        f"<dt>Treatment</dt><dd>{esc(ticket.treatment or 'not given')}</dd>"
-        f"<dt>Contact</dt><dd>{' · '.join(contact) or 'none given'}</dd>"
-        f"<dt>Received</dt><dd>{ticket.created_at:%Y-%m-%d %H:%M} UTC "
+        f'<article id="ticket-{ticket.id}" class="ticket {esc(ticket.urgency)} '
+        f'status-{esc(ticket.status)}" data-id="{ticket.id}" data-urgency="{esc(ticket.urgency)}" '
+        f'data-status="{esc(ticket.status)}" tabindex="-1">'
+        '<header class="ticket-head">'
+        f'<span class="badge {esc(ticket.urgency)}">{esc(urgency)}</span>'
+        '<span class="new-flag" hidden>New</span>'
+        f'<h3><a href="#ticket-{ticket.id}">#{ticket.id}</a> {esc(category)}'
+        f'<span class="treatment"> · {esc(treatment)}</span></h3>'
+        f'<span class="received">{time_html(ticket.created_at, now, zone)}</span></header>'
+        '<div class="ticket-body"><dl class="facts">'
+        f"<dt>Contact</dt><dd>{contact_html(ticket)}</dd>"
+        f"<dt>Treatment</dt><dd>{esc(treatment)}</dd>"
+        f"<dt>Received</dt><dd>{time_html(ticket.created_at, now, zone)} "
         f"via {esc(ticket.channel)}</dd>"
         f"<dt>Messages</dt><dd>{esc(history)}</dd>{caught}"
-        f"<dt>Status</dt><dd>{esc(ticket.status)}</dd></dl>"
-        f"<p>What the patient wrote:</p><ol>{messages or '<li>(no messages)</li>'}</ol>"
-        f'<form method="post" action="/staff/tickets/{ticket.id}/status">{csrf}{buttons}</form>'
-        "</article>"
+        f'<dt>Status</dt><dd class="status">{esc(STATUS_LABELS.get(ticket.status, ticket.status))}'
+        "</dd></dl>"
+        f"{conversation_html(ticket)}</div>"
+        '<footer class="ticket-actions">'
+        f'<form class="status-form" method="post" action="/staff/tickets/{ticket.id}/status">'
+        f"{csrf}{view_field}{buttons}</form>"
+        f'<form class="note-form" method="post" action="/staff/tickets/{ticket.id}/note">'
+        f'{csrf}{view_field}<label for="note-{ticket.id}">Staff note</label>'
+        f'<textarea id="note-{ticket.id}" name="note" rows="2" maxlength="{MAX_NOTE_CHARS}" '
+        f'placeholder="e.g. Called, left a voicemail">{esc(note)}</textarea>'
+        '<button type="submit" class="quiet">Save note</button></form>'
+        "</footer></article>"
     )

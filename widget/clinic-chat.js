@@ -9,7 +9,10 @@
  *           data-primary-color="#2f6f6a"
  *           data-greeting="Hi! Ask me about our treatments."></script>
  *
- * Also: data-primary-text-color, data-launcher-label, data-footnote ("" hides it),
+ * Also: data-config-url (JSON {"assistant_name", "clinic_name", "brand_colour",
+ * "starter_questions"}, the clinic's settings; the web app serves /api/widget; an attribute
+ * set on the tag wins over it), data-clinic-name, data-starter-questions (a JSON list; ""
+ * shows none), data-primary-text-color, data-launcher-label, data-footnote ("" hides it),
  * data-sources-url (JSON {"<source file>": "<title>"}), data-transport ("rest": no socket.io),
  * data-socket-path (Rasa's socketio_path, default /socket.io). See README: Website chat widget.
  *
@@ -17,7 +20,9 @@
  * socket.io channel, and falls back to the REST channel when sockets fail. The session id
  * the server issued, its token and the transcript are kept in localStorage, so a page
  * reload keeps the conversation.
- * Everything the bot or the patient wrote is rendered as text, never as HTML.
+ * Everything the bot or the patient wrote is rendered as text, never as HTML. Long answers
+ * are shown as paragraphs; urgent advice (reply contract type "urgent") as a red banner with
+ * tap-to-call buttons for the numbers in the reply's `call` field.
  */
 (function () {
   "use strict";
@@ -39,6 +44,19 @@
   // Web addresses, e-mail addresses and international phone numbers become links.
   const LINK_PATTERN = /https?:\/\/[^\s<>"']+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+\d[\d ]{6,}\d/gi;
   const TRAILING_PUNCTUATION = /[.,;:!?)\]}'"]+$/;
+  const MAX_STARTER_QUESTIONS = 3;
+  const MAX_CALL_BUTTONS = 4;
+  const HEX_COLOUR = /^#[0-9a-f]{6}$/i;
+  // What a `call` number may look like: "999", "+44 20 7946 0000", "(020) 7946-0000".
+  const PHONE_NUMBER = /^\+?[\d() .-]*\d[\d() .-]*$/;
+  // An answer longer than this with no line breaks is split into paragraphs of 2-3 sentences.
+  const LONG_PARAGRAPH_CHARS = 300;
+  const SENTENCES_PER_PARAGRAPH = 3;
+  // A full stop, ! or ? (and any closing quote or bracket), a space, then a capital, a digit
+  // or an opening quote: a sentence may end there ("1.5 ml" never matches: no space).
+  const SENTENCE_END = /[.!?]+["'\u2019\u201d)\]]*\s+(?=["'\u2018\u201c(\[]?[A-Z0-9])/g;
+  // ...unless the word before the full stop is an abbreviation or an initial ("e.g. PRP").
+  const ABBREVIATION = /(?:\b(?:e\.g|i\.e|etc|vs|approx|incl|Dr|Mr|Mrs|Ms|St)|\b[A-Za-z])\.$/i;
 
   // ------------------------------------------------------------------ configuration
 
@@ -50,7 +68,19 @@
       socketPath: data.socketPath || "/socket.io",
       // "rest" skips socket.io altogether (e.g. behind a proxy that blocks it).
       transport: data.transport === "rest" ? "rest" : "auto",
+      // Attributes on the tag win over the clinic settings (data-config-url), which win over
+      // these defaults.
       title: data.title || "Clinic assistant",
+      clinicName: data.clinicName || "",
+      starterQuestions: starterList(data.starterQuestions) || [],
+      configUrl: data.configUrl || "",
+      fromTag: {
+        title: Boolean(data.title),
+        clinicName: data.clinicName !== undefined,
+        starterQuestions: starterList(data.starterQuestions) !== null,
+        primaryColor: Boolean(data.primaryColor),
+        primaryTextColor: Boolean(data.primaryTextColor),
+      },
       greeting: data.greeting || "",
       launcherLabel: data.launcherLabel || "Chat with us",
       footnote:
@@ -62,6 +92,63 @@
       sourcesUrl: data.sourcesUrl || "",
       storageKey: "clinic-chat:" + serverUrl,
     };
+  }
+
+  /** Starter questions from a JSON list (at most 3 strings); null when not given or invalid. */
+  function starterList(value) {
+    if (value === undefined) {
+      return null;
+    }
+    if (Array.isArray(value)) {
+      return value
+        .filter((question) => typeof question === "string" && question.trim())
+        .map((question) => question.trim().slice(0, MAX_MESSAGE_LENGTH))
+        .slice(0, MAX_STARTER_QUESTIONS);
+    }
+    if (value.trim() === "") {
+      return []; // data-starter-questions="" shows none
+    }
+    try {
+      const parsed = JSON.parse(value);
+      return Array.isArray(parsed) ? starterList(parsed) : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  /** The clinic settings (data-config-url) fill in what the tag's attributes did not set. */
+  function mergeSettings(config, settings) {
+    if (!settings || typeof settings !== "object") {
+      return;
+    }
+    const text = (value) => (typeof value === "string" ? value.trim() : "");
+    if (!config.fromTag.title && text(settings.assistant_name)) {
+      config.title = text(settings.assistant_name);
+    }
+    if (!config.fromTag.clinicName && text(settings.clinic_name)) {
+      config.clinicName = text(settings.clinic_name);
+    }
+    if (!config.fromTag.starterQuestions && Array.isArray(settings.starter_questions)) {
+      config.starterQuestions = starterList(settings.starter_questions);
+    }
+    const colour = text(settings.brand_colour);
+    if (!config.fromTag.primaryColor && HEX_COLOUR.test(colour)) {
+      config.primaryColor = colour;
+      if (!config.fromTag.primaryTextColor) {
+        config.primaryTextColor = readableTextOn(colour);
+      }
+    }
+  }
+
+  /** White or near-black text, whichever reads better on the hex colour `background`. */
+  function readableTextOn(background) {
+    const channels = [1, 3, 5].map((start) => parseInt(background.slice(start, start + 2), 16) / 255);
+    const [red, green, blue] = channels.map((value) =>
+      value <= 0.03928 ? value / 12.92 : Math.pow((value + 0.055) / 1.055, 2.4),
+    );
+    const luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue;
+    // Contrast with white (1.05 / (L + 0.05)) against contrast with #1d2327 (~0.015 luminance).
+    return 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.065 ? "#ffffff" : "#1d2327";
   }
 
   function assetUrl(name) {
@@ -125,8 +212,12 @@
       return Array.isArray(entry.sources);
     }
     const buttonsOk = entry.buttons === undefined || Array.isArray(entry.buttons);
+    const callsOk = entry.calls === undefined || Array.isArray(entry.calls);
     return (
-      (entry.role === "bot" || entry.role === "user") && typeof entry.text === "string" && buttonsOk
+      (entry.role === "bot" || entry.role === "user") &&
+      typeof entry.text === "string" &&
+      buttonsOk &&
+      callsOk
     );
   }
 
@@ -157,6 +248,63 @@
       return [];
     }
     return reply.sources.map(String);
+  }
+
+  /** The reply contract's `call` list as {label, number, href}; anything malformed is left out. */
+  function callOptions(call) {
+    if (!Array.isArray(call)) {
+      return [];
+    }
+    return call
+      .filter((option) => option && typeof option.number === "string")
+      .filter((option) => PHONE_NUMBER.test(option.number))
+      .slice(0, MAX_CALL_BUTTONS)
+      .map((option) => ({
+        label: typeof option.label === "string" && option.label ? option.label : "Call",
+        number: option.number,
+        kind: typeof option.kind === "string" ? option.kind : "",
+        href: "tel:" + option.number.replace(/[^\d+]/g, ""),
+      }));
+  }
+
+  /**
+   * The paragraphs to show for a bot message: one per line of the text; a line longer than
+   * LONG_PARAGRAPH_CHARS is split at sentence ends into paragraphs of 2-3 sentences.
+   */
+  function paragraphs(text) {
+    return text
+      .split(/\n+/)
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .flatMap((line) => (line.length > LONG_PARAGRAPH_CHARS ? groupSentences(line) : [line]));
+  }
+
+  function sentences(text) {
+    const found = [];
+    let start = 0;
+    for (const match of text.matchAll(SENTENCE_END)) {
+      const end = match.index + match[0].trimEnd().length;
+      if (!ABBREVIATION.test(text.slice(start, end))) {
+        found.push(text.slice(start, end));
+        start = match.index + match[0].length;
+      }
+    }
+    found.push(text.slice(start));
+    return found.filter((sentence) => sentence.trim());
+  }
+
+  /** Sentences in even groups of at most SENTENCES_PER_PARAGRAPH (5 give 3 + 2, 4 give 2 + 2). */
+  function groupSentences(text) {
+    const all = sentences(text);
+    const groups = Math.ceil(all.length / SENTENCES_PER_PARAGRAPH);
+    const result = [];
+    let start = 0;
+    for (let group = 0; group < groups; group += 1) {
+      const size = Math.ceil((all.length - start) / (groups - group));
+      result.push(all.slice(start, start + size).join(" "));
+      start += size;
+    }
+    return result;
   }
 
   // ------------------------------------------------------------------ channels
@@ -363,8 +511,11 @@
       { class: "cc-close", type: "button", "aria-label": "Close chat" },
       [element("span", { "aria-hidden": "true", text: "\u00d7" })],
     );
+    const title = element("h2", { class: "cc-title", id: "cc-title", text: config.title });
+    const subtitle = element("p", { class: "cc-subtitle", id: "cc-subtitle" });
     const header = element("div", { class: "cc-header" }, [
-      element("h2", { class: "cc-title", id: "cc-title", text: config.title }),
+      element("span", { class: "cc-avatar", "aria-hidden": "true" }, [assistantIcon()]),
+      element("div", { class: "cc-heading" }, [title, subtitle]),
       closeButton,
     ]);
     const log = element("div", {
@@ -412,6 +563,7 @@
         id: "cc-panel",
         role: "dialog",
         "aria-labelledby": "cc-title",
+        "aria-describedby": "cc-subtitle",
         hidden: true,
       },
       [
@@ -433,6 +585,8 @@
       launcher,
       panel,
       closeButton,
+      title,
+      subtitle,
       log,
       typing,
       humanButton,
@@ -444,6 +598,27 @@
   function launcherIcon() {
     return svgIcon(
       "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z",
+    );
+  }
+
+  function assistantIcon() {
+    // A speech bubble with three dots: a chat, not a person.
+    return svgIcon(
+      "M12 3C6.5 3 2 6.6 2 11c0 2.4 1.3 4.5 3.4 6L4.5 21l4.3-2.4c1 .3 2.1.4 3.2.4 5.5 0 10-3.6 " +
+        "10-8s-4.5-8-10-8zM7.5 12.3a1.3 1.3 0 1 1 0-2.6 1.3 1.3 0 0 1 0 2.6zm4.5 0a1.3 1.3 0 1 1 " +
+        "0-2.6 1.3 1.3 0 0 1 0 2.6zm4.5 0a1.3 1.3 0 1 1 0-2.6 1.3 1.3 0 0 1 0 2.6z",
+    );
+  }
+
+  function warningIcon() {
+    return svgIcon("M1 21h22L12 2 1 21zm12-3h-2v-2h2v2zm0-4h-2v-4h2v4z");
+  }
+
+  function phoneIcon() {
+    return svgIcon(
+      "M20 15.4c-1.2 0-2.4-.2-3.5-.6-.4-.1-.7 0-1 .3l-1.6 2c-2.8-1.4-5.5-3.9-6.9-6.8l2-1.7c.3-.3" +
+        ".4-.7.2-1-.4-1.1-.6-2.3-.6-3.5 0-.6-.4-1-1-1H4.2C3.7 3 3 3.2 3 4c0 9.3 7.7 17 17 17 .7 0 " +
+        "1-.6 1-1.2v-3.4c0-.6-.4-1-1-1z",
     );
   }
 
@@ -470,6 +645,7 @@
     const sendOverRest = createRestChannel(config);
     let connecting = null;
     let sourceTitles = {};
+    const renderedEntries = new WeakMap(); // transcript entry -> its node in the log
     let turnsAwaited = 0; // messages sent whose answer has not arrived yet
     let typingTimer = null;
     let outgoing = Promise.resolve(); // messages go out one after another, in order
@@ -477,13 +653,73 @@
     // ---------------------------------------------------------------- rendering
 
     function bubble(role, text) {
+      const shown =
+        role === "bot"
+          ? paragraphs(text).map((paragraph) => element("p", {}, linkified(paragraph)))
+          : [document.createTextNode(text)];
       return element("div", { class: "cc-message cc-" + role }, [
         element("span", {
           class: "cc-visually-hidden",
           text: role === "user" ? "You: " : "Assistant: ",
         }),
-        ...(role === "bot" ? linkified(text) : [document.createTextNode(text)]),
+        ...shown,
       ]);
+    }
+
+    /** Urgent advice: a red banner with "Urgent" on top and a call button per number. */
+    function urgentBanner(entry) {
+      const node = bubble("bot", entry.text);
+      node.classList.add("cc-urgent");
+      const label = element("p", { class: "cc-urgent-label" }, [
+        warningIcon(),
+        element("span", { text: "Urgent" }),
+      ]);
+      node.firstChild.after(label); // after "Assistant: ", for screen readers too
+      const calls = callOptions(entry.calls);
+      if (calls.length) {
+        const group = element("div", { class: "cc-calls", role: "group", "aria-label": "Call now" });
+        calls.forEach((call) => {
+          const number = call.label.includes(call.number)
+            ? ""
+            : element("span", { class: "cc-call-number", text: call.number });
+          const text = element("span", { class: "cc-call-text" }, [
+            element("span", { class: "cc-call-label", text: call.label }),
+            number,
+          ]);
+          group.append(
+            element(
+              "a",
+              { class: "cc-call cc-call-" + (call.kind || "other"), href: call.href },
+              [phoneIcon(), text],
+            ),
+          );
+        });
+        node.append(group);
+      }
+      return node;
+    }
+
+    function starterQuestions() {
+      const group = element("div", {
+        class: "cc-starters",
+        role: "group",
+        "aria-label": "Suggested questions",
+      });
+      config.starterQuestions.forEach((question) => {
+        const choice = element("button", { class: "cc-chip", type: "button", text: question });
+        choice.addEventListener("click", () => send(question));
+        group.append(choice);
+      });
+      return group;
+    }
+
+    /** The starter questions, until the patient's first message. */
+    function showStarterQuestions() {
+      ui.log.querySelectorAll(".cc-starters").forEach((group) => group.remove());
+      const started = state.transcript.some((entry) => entry.role === "user");
+      if (!started && config.starterQuestions.length) {
+        appendToLog(starterQuestions());
+      }
     }
 
     function quickReplies(buttons) {
@@ -504,21 +740,31 @@
       const items = sources.map((name) =>
         element("li", { "data-source": name, text: sourceTitles[name] || name }),
       );
-      return element("details", { class: "cc-sources" }, [
+      const details = element("details", { class: "cc-sources" }, [
         element("summary", { text: "Sources (" + sources.length + ")" }),
         element("ul", {}, items),
       ]);
+      details.addEventListener("toggle", () => details.open && scrollIntoLog(details));
+      return details;
     }
 
     function renderEntry(entry) {
       if (entry.role === "sources") {
         return sourcesList(entry.sources);
       }
-      const node = bubble(entry.role, entry.text);
+      const node = entry.urgent ? urgentBanner(entry) : bubble(entry.role, entry.text);
       if (entry.buttons && entry.buttons.length) {
         node.append(quickReplies(entry.buttons));
       }
       return node;
+    }
+
+    /** Scroll the log (never the page) so that `node` is in view. */
+    function scrollIntoLog(node) {
+      const below = node.getBoundingClientRect().bottom - ui.log.getBoundingClientRect().bottom;
+      if (below > 0) {
+        ui.log.scrollTop += below + 8;
+      }
     }
 
     function scrollToEnd() {
@@ -535,13 +781,55 @@
       if (config.greeting) {
         appendToLog(bubble("bot", config.greeting));
       }
-      state.transcript.forEach((entry) => appendToLog(renderEntry(entry)));
+      state.transcript.forEach(showEntry);
+      showStarterQuestions();
+    }
+
+    function showEntry(entry) {
+      const node = renderEntry(entry);
+      renderedEntries.set(entry, node);
+      appendToLog(node);
     }
 
     function addEntry(entry) {
       state.transcript.push(entry);
       store.save(state);
-      appendToLog(renderEntry(entry));
+      showEntry(entry);
+    }
+
+    /**
+     * An urgent reply: its payload comes with the turn's last message, so the advice (the
+     * turn's first message) becomes the banner now. The call-back questions that follow the
+     * advice (`step` set, no numbers) stay plain messages.
+     */
+    function markUrgent(reply) {
+      const calls = callOptions(reply.call);
+      if (!calls.length && reply.step) {
+        return;
+      }
+      let advice = null;
+      for (let index = state.transcript.length - 1; index >= 0; index -= 1) {
+        const entry = state.transcript[index];
+        if (entry.role === "user") {
+          break;
+        }
+        if (entry.role === "bot") {
+          advice = entry;
+        }
+      }
+      if (!advice) {
+        return;
+      }
+      advice.urgent = true;
+      advice.calls = calls;
+      store.save(state);
+      const shown = renderedEntries.get(advice);
+      const banner = renderEntry(advice);
+      renderedEntries.set(advice, banner);
+      if (shown) {
+        shown.replaceWith(banner);
+      }
+      scrollToEnd();
     }
 
     function showError() {
@@ -557,7 +845,9 @@
     /** Old suggestions go once the patient says something else. */
     function removeQuickReplies() {
       const hadFocus = ui.log.contains(ui.host.shadowRoot.activeElement);
-      ui.log.querySelectorAll(".cc-quick-replies").forEach((group) => group.remove());
+      ui.log
+        .querySelectorAll(".cc-quick-replies, .cc-starters")
+        .forEach((group) => group.remove());
       state.transcript.forEach((entry) => delete entry.buttons);
       if (hadFocus) {
         ui.input.focus(); // the clicked button is gone: keep keyboard users in the chat
@@ -576,6 +866,28 @@
 
     function setConnection(status) {
       ui.host.dataset.connection = status;
+    }
+
+    function showSettings() {
+      ui.title.textContent = config.title;
+      ui.subtitle.textContent = config.clinicName
+        ? "Virtual assistant \u00b7 " + config.clinicName
+        : "Virtual assistant";
+      applyColours(ui.host, config);
+      showStarterQuestions();
+    }
+
+    async function loadSettings() {
+      if (!config.configUrl) {
+        return;
+      }
+      try {
+        const response = await fetch(config.configUrl);
+        mergeSettings(config, response.ok ? await response.json() : null);
+      } catch (error) {
+        return; // the tag's attributes and the defaults stay
+      }
+      showSettings();
     }
 
     async function loadSourceTitles() {
@@ -604,6 +916,9 @@
       const sources = answerSources(reply);
       if (sources.length) {
         addEntry({ role: "sources", sources: sources });
+      }
+      if (reply && reply.type === "urgent") {
+        markUrgent(reply);
       }
       if (reply) {
         setTurnsAwaited(turnsAwaited - 1); // the reply payload ends every turn (the reply contract)
@@ -707,12 +1022,15 @@
 
     document.body.append(ui.host);
     renderTranscript();
+    showSettings();
+    loadSettings(); // the clinic's settings replace the defaults when they arrive
     ui.styled.then(scrollToEnd);
     if (state.open) {
       setOpen(true);
       connect();
     }
-    return { open: open, close: close, send: send };
+    // splitParagraphs: how bot text is laid out, for pages (and tests) that show it elsewhere.
+    return { open: open, close: close, send: send, splitParagraphs: paragraphs };
   }
 
   function start() {

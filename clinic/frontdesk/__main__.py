@@ -11,6 +11,7 @@ import argparse
 from clinic.frontdesk import get_desk
 from clinic.frontdesk.outbox import Outbox, OutboxEntry
 from clinic.frontdesk.store import STATUSES, Ticket, TicketStore
+from clinic.payloads import payload_words, treatment_name
 
 
 def _printable(text: str) -> str:
@@ -25,13 +26,17 @@ def format_ticket(ticket: Ticket) -> str:
         for part in (ticket.contact_name, ticket.contact_phone, ticket.contact_email)
         if part
     )
+    # Names, not ids; button payloads in words, as in the inbox.
+    treatment = treatment_name(ticket.treatment) if ticket.treatment else "-"
     lines = [
         f"#{ticket.id}  {ticket.urgency.upper():7}  {ticket.category:12}  "
-        f"{_printable(ticket.treatment or '-')}  {ticket.created_at:%Y-%m-%d %H:%M} UTC  "
+        f"{_printable(treatment)}  {ticket.created_at:%Y-%m-%d %H:%M} UTC  "
         f"via {_printable(ticket.channel)}  [{ticket.status}]",
         f"    contact: {contact or '(none given)'}",
     ]
-    lines.extend(f"    > {_printable(message)}" for message in ticket.messages)
+    lines.extend(f"    > {_printable(payload_words(message))}" for message in ticket.messages)
+    if ticket.staff_note:
+        lines.append(f"    note: {_printable(ticket.staff_note)}")
     return "\n".join(lines)
 
 

@@ -61,6 +61,7 @@ from clinic.frontdesk.store import (
     TicketNotFoundError,
     TicketStore,
     database_url,
+    transcript_turns,
 )
 from clinic.paths import PROJECT_ROOT
 
@@ -130,6 +131,8 @@ class TicketRequest:
     (its last message). ``reopen_when_closed``: a key made from the details
     (:func:`details_key`); once that ticket is closed, the same details are a new request.
     ``requested_at`` becomes the ticket's creation time, also when it is written later.
+    ``transcript``: the conversation as ``{"by": ..., "text": ...}`` turns (None: not kept,
+    as in requests kept by an earlier version).
     """
 
     idempotency_key: str = field(repr=False)  # built from the sender id: a phone number on SMS
@@ -146,6 +149,7 @@ class TicketRequest:
     join_episode: bool = False
     reopen_when_closed: bool = False
     requested_at: datetime = field(default_factory=_utc_now)
+    transcript: tuple[dict[str, str], ...] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # Refused here, before anything is kept: a request the store would always refuse.
@@ -158,6 +162,9 @@ class TicketRequest:
         if self.join_episode and not self.sender_id:
             raise ValueError("joining an episode needs the sender id")
         object.__setattr__(self, "messages", tuple(str(message) for message in self.messages))
+        if self.transcript is not None:
+            turns = tuple(turn.to_dict() for turn in transcript_turns(self.transcript))
+            object.__setattr__(self, "transcript", turns)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -175,6 +182,7 @@ class TicketRequest:
             "join_episode": self.join_episode,
             "reopen_when_closed": self.reopen_when_closed,
             "requested_at": self.requested_at.isoformat(),
+            "transcript": None if self.transcript is None else list(self.transcript),
         }
 
     @classmethod
@@ -498,7 +506,9 @@ class FrontDesk:
                 # from the outbox (a crash in between).
                 if not latest or latest[0] in episode.messages:
                     return Filed(Outcome.EXISTING, episode)
-                ticket = store.append_messages(episode.id, latest, phone=request.phone)
+                ticket = store.append_messages(
+                    episode.id, latest, phone=request.phone, transcript=request.transcript
+                )
                 return Filed(Outcome.JOINED, ticket)
             if request.urgency == "urgent" and urgent_per_hour is not None:
                 since = (now or _utc_now()) - timedelta(hours=1)
@@ -521,6 +531,7 @@ class FrontDesk:
                 sender_id=request.sender_id,
                 triage_layer=request.triage_layer,
                 created_at=request.requested_at,
+                transcript=request.transcript,
             )
             if created:
                 return Filed(Outcome.CREATED, ticket)

@@ -17,8 +17,15 @@ finds the sender's ticket still being handled, ``append_messages`` adds the foll
 and ``count_created_since`` lets the caller cap new urgent tickets per sender. Senders are
 stored as SHA-256 hashes only (on SMS and WhatsApp the sender id is the phone number).
 
-Databases made by the previous version (no ``sender`` / ``triage_layer`` columns) are
-upgraded in place on first use: the columns are added, nullable, so old rows stay valid.
+Databases made by earlier versions (without ``sender``, ``triage_layer``, ``transcript``,
+``staff_note`` or ``search_text``) are upgraded in place on first use: the columns are added,
+nullable, so old rows stay valid (their search text is filled in then).
+
+The inbox reads tickets through ``search_tickets``: filters (status, urgency, category,
+treatment), a text search over what the patient wrote, the contact details and the staff
+note, and pages. The search runs on ``search_text``, a case-folded copy of those fields the
+store keeps up to date, so it is a plain ``LIKE`` (wildcards escaped) that behaves the same,
+accents and case included, on SQLite and PostgreSQL.
 
 ``python -m clinic.frontdesk list`` prints the open tickets, most urgent first.
 """
@@ -28,10 +35,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -59,6 +67,14 @@ URGENCIES = ("urgent", "soon", "routine")
 STATUSES = ("open", "contacted", "closed")
 # A ticket still being handled: follow-up messages join it instead of opening another.
 ACTIVE_STATUSES = ("open", "contacted")
+# Who said a transcript turn.
+SPEAKERS = ("patient", "assistant")
+# Bounds on what one ticket keeps: a transcript is a recent window, never a whole history.
+MAX_TRANSCRIPT_TURNS = 60
+MAX_TURN_CHARS = 2000
+MAX_NOTE_CHARS = 1000
+MAX_SEARCH_CHARS = 200
+DEFAULT_PAGE_SIZE = 25
 
 _metadata = sa.MetaData()
 tickets_table = sa.Table(
@@ -87,18 +103,150 @@ tickets_table = sa.Table(
     # Which triage layer caught the complication ("rules", "classifier", "symptom_screen").
     # No CHECK constraint: a new layer name must never make an urgent ticket fail to store.
     sa.Column("triage_layer", sa.String(32)),
+    # The conversation: [{"by": "patient" | "assistant", "text": ...}], button payloads
+    # already replaced by the buttons' titles. Older tickets have only ``messages``.
+    sa.Column("transcript", sa.JSON),
+    # What staff wrote about the ticket (the inbox's note form).
+    sa.Column("staff_note", sa.Text),
+    # Case-folded messages, contact details and note: what the inbox's search matches.
+    sa.Column("search_text", sa.Text),
     sa.CheckConstraint(f"category IN {CATEGORIES!r}", name="clinic_tickets_category"),
     sa.CheckConstraint(f"urgency IN {URGENCIES!r}", name="clinic_tickets_urgency"),
     sa.CheckConstraint(f"status IN {STATUSES!r}", name="clinic_tickets_status"),
     sa.Index("clinic_tickets_status_idx", "status"),
     sa.Index("clinic_tickets_sender_idx", "sender"),
 )
-ADDED_COLUMNS = ("sender", "triage_layer")
+ADDED_COLUMNS = ("sender", "triage_layer", "transcript", "staff_note", "search_text")
 ADDED_INDEXES = ("clinic_tickets_sender_idx",)
 
 _URGENCY_RANK = sa.case(
     {urgency: rank for rank, urgency in enumerate(URGENCIES)}, value=tickets_table.c.urgency
 )
+_STATUS_RANK = sa.case(
+    {status: rank for rank, status in enumerate(STATUSES)}, value=tickets_table.c.status
+)
+# Closed tickets newest first (the ones just dealt with); the others keep oldest first.
+_CLOSED_NEWEST_FIRST = sa.case(
+    (tickets_table.c.status == "closed", -tickets_table.c.id), else_=sa.literal(0)
+)
+# The inbox's order: open, contacted, closed; within each, urgent > soon > routine.
+INBOX_ORDER = (
+    _STATUS_RANK,
+    _URGENCY_RANK,
+    _CLOSED_NEWEST_FIRST,
+    tickets_table.c.created_at,
+    tickets_table.c.id,
+)
+_NOT_DIGITS = re.compile(r"\D+")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of the conversation on a ticket: ``by`` is "patient" or "assistant"."""
+
+    by: str
+    text: str = field(repr=False)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"by": self.by, "text": self.text}
+
+
+def transcript_turns(turns: Iterable[Mapping[str, Any] | Turn] | None) -> tuple[Turn, ...]:
+    """Well-formed turns from stored or given ones (dicts or :class:`Turn`), each text capped
+    at ``MAX_TURN_CHARS`` and only the last ``MAX_TRANSCRIPT_TURNS`` kept. Malformed items
+    are dropped rather than refused: a transcript must never cost the patient their ticket."""
+    kept: list[Turn] = []
+    for turn in turns or ():
+        if isinstance(turn, Turn):
+            by, text = turn.by, turn.text
+        elif isinstance(turn, Mapping):
+            by, text = turn.get("by"), turn.get("text")
+        else:
+            continue
+        if by in SPEAKERS and isinstance(text, str) and text.strip():
+            kept.append(Turn(str(by), text.strip()[:MAX_TURN_CHARS]))
+    return tuple(kept[-MAX_TRANSCRIPT_TURNS:])
+
+
+def merged_transcript(old: Sequence[Turn], new: Sequence[Turn]) -> tuple[Turn, ...]:
+    """``old`` followed by the turns of ``new`` it does not have yet.
+
+    ``new`` is a later window of the same conversation (a follow-up's transcript), so it
+    usually starts inside ``old``: the longest end of ``old`` that begins ``new`` is the
+    overlap. Failing that, what follows the last turn of ``old`` found in ``new``; failing
+    that too (the windows do not meet), all of ``new``.
+    """
+    old, new = tuple(old), tuple(new)
+    for size in range(min(len(old), len(new)), 0, -1):
+        if old[-size:] == new[:size]:
+            return transcript_turns((*old, *new[size:]))
+    if old:
+        for index in range(len(new) - 1, -1, -1):
+            if new[index] == old[-1]:
+                return transcript_turns((*old, *new[index + 1 :]))
+    return transcript_turns((*old, *new))
+
+
+def search_text(
+    *,
+    messages: Sequence[str],
+    transcript: Sequence[Turn],
+    name: str | None,
+    phone: str | None,
+    email: str | None,
+    note: str | None,
+) -> str:
+    """What the text search matches, case-folded: the patient's words (not the
+    assistant's: searching "cost" should find patients who asked), the contact details (the
+    phone also as digits only) and the staff note."""
+    parts = [*messages, *(turn.text for turn in transcript if turn.by == "patient")]
+    parts += [part for part in (name, phone, email, note) if part]
+    if phone:
+        parts.append(_NOT_DIGITS.sub("", phone))
+    return "\n".join(parts).casefold()
+
+
+def _row_search_text(row: Any) -> str:
+    return search_text(
+        messages=[str(m) for m in row.messages or ()],
+        transcript=transcript_turns(row.transcript),
+        name=row.contact_name,
+        phone=row.contact_phone,
+        email=row.contact_email,
+        note=row.staff_note,
+    )
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """Which tickets the inbox shows. Empty tuples mean any; ``text`` is searched for in
+    the messages, contact details and note (case and accents as written are ignored:
+    case-folded); ``after_id`` keeps only tickets newer than that id (what polling asks)."""
+
+    statuses: tuple[str, ...] = ACTIVE_STATUSES
+    urgencies: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    treatments: tuple[str, ...] = ()
+    text: str = ""
+    after_id: int | None = None
+
+    def __post_init__(self) -> None:
+        for status in self.statuses:
+            _choice("status", status, STATUSES)
+        for urgency in self.urgencies:
+            _choice("urgency", urgency, URGENCIES)
+        for category in self.categories:
+            _choice("category", category, CATEGORIES)
+        if len(self.text) > MAX_SEARCH_CHARS:
+            raise ValueError(f"search for at most {MAX_SEARCH_CHARS} characters")
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    """One page of tickets and how many match in all."""
+
+    tickets: list[Ticket]
+    total: int
 
 
 @dataclass(frozen=True)
@@ -119,6 +267,16 @@ class Ticket:
     # Defaults: tickets from before these columns existed have neither.
     sender: str | None = field(default=None, repr=False)  # SHA-256 of the sender id
     triage_layer: str | None = None
+    # None for tickets from before transcripts were kept: show ``messages`` instead.
+    transcript: tuple[Turn, ...] | None = field(default=None, repr=False)
+    staff_note: str | None = field(default=None, repr=False)
+
+
+class _Row:
+    """Attribute access to a row's values as they will be after an update."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.__dict__.update(values)
 
 
 class TicketNotFoundError(LookupError):
@@ -178,6 +336,8 @@ def _to_ticket(row: Any) -> Ticket:
         messages=tuple(row.messages or ()),
         sender=row.sender,
         triage_layer=row.triage_layer,
+        transcript=None if row.transcript is None else transcript_turns(row.transcript),
+        staff_note=row.staff_note,
     )
 
 
@@ -281,6 +441,7 @@ class TicketStore:
                         connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
                     _metadata.create_all(connection)
                     self._upgrade(connection)
+                    self._fill_search_text(connection)
             except DBAPIError:
                 # Another process created or upgraded it at the same moment; fine if it is
                 # now complete.
@@ -322,41 +483,27 @@ class TicketStore:
             if index.name in missing:
                 index.create(connection, checkfirst=True)
 
-    def create(
-        self,
-        *,
-        idempotency_key: str,
-        category: str,
-        urgency: str,
-        channel: str,
-        treatment: str | None = None,
-        name: str | None = None,
-        phone: str | None = None,
-        email: str | None = None,
-        messages: Sequence[str] = (),
-        sender_id: str | None = None,
-        triage_layer: str | None = None,
-    ) -> Ticket:
-        """A new open ticket; the existing one when ``idempotency_key`` was used before.
+    @staticmethod
+    def _fill_search_text(connection: Connection) -> None:
+        """Search text for rows without it: made before the column existed (or by a version
+        that did not fill it)."""
+        rows = connection.execute(
+            sa.select(tickets_table).where(tickets_table.c.search_text.is_(None))
+        ).all()
+        for row in rows:
+            connection.execute(
+                tickets_table.update()
+                .where(tickets_table.c.id == row.id)
+                .values(search_text=_row_search_text(row))
+            )
+        if rows:
+            logger.info("search text filled in for %d ticket(s)", len(rows))
 
-        Build the key from the conversation and the event that triggered the ticket (e.g.
-        ``f"{tracker.sender_id}:{tracker.latest_message['message_id']}"``), so a retried
-        action finds its first ticket instead of creating a second. ``sender_id`` (stored
-        hashed) is what ``open_episode`` and ``count_created_since`` look tickets up by.
-        """
-        ticket, _created = self.create_once(
-            idempotency_key=idempotency_key,
-            category=category,
-            urgency=urgency,
-            channel=channel,
-            treatment=treatment,
-            name=name,
-            phone=phone,
-            email=email,
-            messages=messages,
-            sender_id=sender_id,
-            triage_layer=triage_layer,
-        )
+    def create(self, **fields: Any) -> Ticket:
+        """A new open ticket; the existing one when ``idempotency_key`` was used before.
+        Takes :meth:`create_once`'s keyword arguments, without saying which of the two
+        happened."""
+        ticket, _created = self.create_once(**fields)
         return ticket
 
     def create_once(
@@ -374,13 +521,22 @@ class TicketStore:
         sender_id: str | None = None,
         triage_layer: str | None = None,
         created_at: datetime | None = None,
+        transcript: Sequence[Mapping[str, Any] | Turn] | None = None,
     ) -> tuple[Ticket, bool]:
-        """``create``, also saying whether this call inserted the ticket (``False``: the key
-        was used before and that ticket is returned). ``created_at`` (default: now) is when
-        the patient asked, for a request written later (``clinic.frontdesk.outbox``)."""
+        """A new open ticket, and whether this call inserted it (``False``: the key was used
+        before and that ticket is returned).
+
+        Build the key from the conversation and the event that triggered the ticket (e.g.
+        ``f"{tracker.sender_id}:{tracker.latest_message['message_id']}"``), so a retried
+        action finds its first ticket instead of creating a second. ``sender_id`` (stored
+        hashed) is what ``open_episode`` and ``count_created_since`` look tickets up by.
+        ``created_at`` (default: now) is when
+        the patient asked, for a request written later (``clinic.frontdesk.outbox``).
+        ``transcript``: the conversation as turns (``{"by": "patient", "text": ...}``)."""
         key = _hash_key(idempotency_key)
         now = _now()
-        values = {
+        turns = None if transcript is None else transcript_turns(transcript)
+        values: dict[str, Any] = {
             "idempotency_key": key,
             "created_at": now if created_at is None else _naive_utc(created_at),
             "updated_at": now,
@@ -396,7 +552,16 @@ class TicketStore:
             "sender": None if sender_id is None else _hash_sender(sender_id),
             # Truncated, not refused: the label must never cost the patient their ticket.
             "triage_layer": (_optional_text(triage_layer) or "")[:32] or None,
+            "transcript": None if turns is None else [turn.to_dict() for turn in turns],
         }
+        values["search_text"] = search_text(
+            messages=values["messages"],
+            transcript=turns or (),
+            name=values["contact_name"],
+            phone=values["contact_phone"],
+            email=values["contact_email"],
+            note=None,
+        )
         self._ensure_table()
         try:
             with self._engine.begin() as connection:
@@ -454,6 +619,60 @@ class TicketStore:
         with self._engine.connect() as connection:
             return [_to_ticket(row) for row in connection.execute(query)]
 
+    def search_tickets(
+        self,
+        wanted: TicketFilter | None = None,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        offset: int = 0,
+    ) -> TicketPage:
+        """One page of the tickets ``wanted`` selects, in the inbox's order (open, contacted,
+        closed; urgent first; oldest first, closed ones newest first), and the total."""
+        wanted = wanted or TicketFilter()
+        if limit < 1 or offset < 0:
+            raise ValueError("a page needs a positive size and an offset of 0 or more")
+        table = tickets_table
+        conditions = []
+        if wanted.statuses:
+            conditions.append(table.c.status.in_(list(wanted.statuses)))
+        if wanted.urgencies:
+            conditions.append(table.c.urgency.in_(list(wanted.urgencies)))
+        if wanted.categories:
+            conditions.append(table.c.category.in_(list(wanted.categories)))
+        if wanted.treatments:
+            conditions.append(table.c.treatment.in_(list(wanted.treatments)))
+        if wanted.after_id is not None:
+            conditions.append(table.c.id > wanted.after_id)
+        for word in wanted.text.casefold().split():
+            # Every word somewhere, in any order; autoescape: "%" and "_" match themselves.
+            conditions.append(table.c.search_text.contains(word, autoescape=True))
+        where = sa.and_(sa.true(), *conditions)
+        self._ensure_table()
+        with self._engine.connect() as connection:
+            total = connection.execute(
+                sa.select(sa.func.count()).select_from(table).where(where)
+            ).scalar_one()
+            rows = connection.execute(
+                sa.select(table).where(where).order_by(*INBOX_ORDER).limit(limit).offset(offset)
+            )
+            tickets = [_to_ticket(row) for row in rows]
+        return TicketPage(tickets, int(total))
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many tickets have each status (every status listed, 0 included)."""
+        self._ensure_table()
+        query = sa.select(tickets_table.c.status, sa.func.count()).group_by(tickets_table.c.status)
+        with self._engine.connect() as connection:
+            counted = {status: int(count) for status, count in connection.execute(query)}
+        return {status: counted.get(status, 0) for status in STATUSES}
+
+    def latest_id(self) -> int:
+        """The newest ticket's id (0 when there is none)."""
+        self._ensure_table()
+        with self._engine.connect() as connection:
+            latest = connection.execute(sa.select(sa.func.max(tickets_table.c.id))).scalar()
+        return int(latest or 0)
+
     def list_open(self) -> list[Ticket]:
         """Open tickets, urgent > soon > routine, then oldest first."""
         return self.list_tickets(("open",))
@@ -491,20 +710,26 @@ class TicketStore:
         return _to_ticket(row) if row else None
 
     def append_messages(
-        self, ticket_id: int, messages: Sequence[str], *, phone: str | None = None
+        self,
+        ticket_id: int,
+        messages: Sequence[str],
+        *,
+        phone: str | None = None,
+        transcript: Sequence[Mapping[str, Any] | Turn] | None = None,
     ) -> Ticket:
         """Adds ``messages`` after the ticket's own and, when given, sets its phone number
-        (``None`` never erases one). Raises ``TicketNotFoundError`` for an unknown id."""
+        (``None`` never erases one). ``transcript`` is the conversation as it is now (a
+        window that may overlap what the ticket has): its new turns are added to the
+        ticket's transcript (:func:`merged_transcript`). Raises ``TicketNotFoundError`` for
+        an unknown id."""
         added = [str(message) for message in messages]
         phone = _optional_text(phone)
         self._ensure_table()
-        # Read-modify-write of a JSON list: the row stays locked from the read to the
+        # Read-modify-write of JSON lists: the row stays locked from the read to the
         # commit, so concurrent appends (two processes) wait instead of losing messages.
         with self._write_transaction() as connection:
             row = connection.execute(
-                sa.select(tickets_table.c.messages)
-                .where(tickets_table.c.id == ticket_id)
-                .with_for_update()
+                sa.select(tickets_table).where(tickets_table.c.id == ticket_id).with_for_update()
             ).first()
             if row is None:
                 raise TicketNotFoundError(f"no ticket {ticket_id}")
@@ -514,9 +739,15 @@ class TicketStore:
             }
             if phone is not None:
                 values["contact_phone"] = phone
-            connection.execute(
-                tickets_table.update().where(tickets_table.c.id == ticket_id).values(**values)
-            )
+            if transcript is not None:
+                if row.transcript is None:
+                    # A ticket from before transcripts: its messages are the patient's turns.
+                    old = transcript_turns({"by": "patient", "text": str(m)} for m in row.messages)
+                else:
+                    old = transcript_turns(row.transcript)
+                merged = merged_transcript(old, transcript_turns(transcript))
+                values["transcript"] = [turn.to_dict() for turn in merged]
+            self._write_row(connection, row, values)
         logger.info("ticket %s: %d message(s) added", ticket_id, len(added))
         ticket = self.get(ticket_id)
         assert ticket is not None
@@ -556,19 +787,44 @@ class TicketStore:
         logger.info("ticket %s status set to %s", ticket_id, status)
         return ticket
 
-    def _update(self, ticket_id: int, **values: Any) -> Ticket:
+    def set_staff_note(self, ticket_id: int, note: str | None) -> Ticket:
+        """Sets the staff's note on a ticket (blank removes it); at most ``MAX_NOTE_CHARS``
+        characters (longer: ValueError, nothing changed). It does not count as the ticket
+        moving: ``updated_at`` (follow-ups, status) stays. Raises ``TicketNotFoundError``
+        for an unknown id."""
+        text = _optional_text(note)
+        if text is not None and len(text) > MAX_NOTE_CHARS:
+            raise ValueError(f"a note is at most {MAX_NOTE_CHARS} characters ({len(text)} given)")
+        ticket = self._update(ticket_id, touch=False, staff_note=text)
+        logger.info("ticket %s note %s", ticket_id, "set" if text else "removed")
+        return ticket
+
+    def _update(self, ticket_id: int, *, touch: bool = True, **values: Any) -> Ticket:
+        """Sets ``values`` (and ``updated_at`` to now when ``touch``), keeping the search
+        text in step, in one write transaction."""
         self._ensure_table()
-        with self._engine.begin() as connection:
-            result = connection.execute(
-                tickets_table.update()
-                .where(tickets_table.c.id == ticket_id)
-                .values(**values, updated_at=_now())
+        with self._write_transaction() as connection:
+            row = connection.execute(
+                sa.select(tickets_table).where(tickets_table.c.id == ticket_id).with_for_update()
+            ).first()
+            if row is None:
+                raise TicketNotFoundError(f"no ticket {ticket_id}")
+            self._write_row(
+                connection, row, {**values, **({"updated_at": _now()} if touch else {})}
             )
-        if result.rowcount == 0:
-            raise TicketNotFoundError(f"no ticket {ticket_id}")
         ticket = self.get(ticket_id)
         assert ticket is not None
         return ticket
+
+    @staticmethod
+    def _write_row(connection: Connection, row: Any, values: dict[str, Any]) -> None:
+        """Writes ``values`` over ``row`` (read in this transaction), with its search text
+        made from the row as it will be."""
+        after = {**row._mapping, **values}
+        values = {**values, "search_text": _row_search_text(_Row(after))}
+        connection.execute(
+            tickets_table.update().where(tickets_table.c.id == row.id).values(**values)
+        )
 
     @contextmanager
     def _write_transaction(self) -> Iterator[Connection]:

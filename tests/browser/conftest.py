@@ -4,7 +4,7 @@ The action server and the Rasa server run as in ``scripts/servers.py``, with the
 channel on (``channels.socketio.ClinicSocketIOInput``, accepting the demo page's origin) and
 CORS open, as the widget on the demo page (another port, so another origin) needs. The
 secrets are made once per session, so widget sessions survive a restart of the Rasa server.
-The browser is Debian's ``chromium`` (``scripts/install_browser.sh``), driven by Playwright;
+The browser is Debian's ``chromium`` (``make install-browser``), driven by Playwright;
 no browser is downloaded.
 """
 
@@ -159,7 +159,7 @@ def servers(trained_model: Path, tmp_path_factory) -> Iterator[Servers]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.is_file():
-        pytest.fail(f"no {CHROMIUM}: run scripts/install_browser.sh (as root)")
+        pytest.fail(f"no {CHROMIUM}: run make install-browser (as root)")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
@@ -197,4 +197,55 @@ def phone_page(browser, request) -> Iterator[Page]:
     """A page on a 360 px wide phone screen."""
     yield from open_page(
         browser, request, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+    )
+
+
+@pytest.fixture
+def tablet_page(browser, request) -> Iterator[Page]:
+    """A page on an 800 x 1100 tablet screen (portrait)."""
+    yield from open_page(browser, request, viewport={"width": 800, "height": 1100}, has_touch=True)
+
+
+@dataclass
+class ReportWebApp:
+    """A second web app beside ``servers``: the staff pages on the Rasa server's conversation
+    database, labelling into a temporary copy of the review file."""
+
+    url: str
+    token: str
+    review_file: Path
+
+
+@pytest.fixture(scope="session")
+def report_webapp(servers: Servers, tmp_path_factory) -> Iterator[ReportWebApp]:
+    from clinic.review_file import DEFAULT_REVIEW_FILE, REVIEW_FILE_ENV
+
+    work = tmp_path_factory.mktemp("report-webapp")
+    review_file = work / "review.yml"
+    review_file.write_text(DEFAULT_REVIEW_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    token, port = secrets.token_urlsafe(32), free_port()
+    env = servers.env()  # the same CLINIC_CONVERSATIONS_DB and tickets as the Rasa server
+    env.update({"CLINIC_STAFF_TOKEN": token, REVIEW_FILE_ENV: str(review_file)})
+    for name in ("CLINIC_CONVERSATIONS_URL", "CLINIC_TICKETS_URL", "CLINIC_TRUST_PROXY"):
+        env.pop(name, None)
+    log = work / "webapp.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webapp", "--port", str(port), "--rasa-url", servers.rasa_url],
+        cwd=PROJECT_ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        wait_until_up(f"http://localhost:{port}/", process, log)
+        yield ReportWebApp(f"http://localhost:{port}", token, review_file)
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def no_script_page(browser, request) -> Iterator[Page]:
+    """A desktop-sized page with JavaScript turned off."""
+    yield from open_page(
+        browser, request, viewport={"width": 1280, "height": 800}, java_script_enabled=False
     )

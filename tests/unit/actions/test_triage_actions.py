@@ -23,7 +23,7 @@ from clinic.complication_screen import Triage
 from clinic.frontdesk import store as tickets
 from clinic.frontdesk.outbox import OUTBOX_DIR_ENV
 from clinic.settings import get_settings
-from clinic.urgent_advice import urgent_advice
+from clinic.urgent_advice import urgent_advice, urgent_calls
 from tests.support.replies import run_action, text_of
 from tests.support.trackers import make_tracker, user_event
 
@@ -81,6 +81,12 @@ def test_urgent_reply_ticket_and_callback_question(store, text, triage, first_wo
     assert (reply["type"], reply["layer"], reply["emergency"], reply["callback"]) == (
         "urgent", triage["layer"], triage["emergency"], True,
     )  # fmt: skip
+    # The numbers to call, for tap-to-call buttons: at noon the clinic is open.
+    settings = get_settings()
+    assert reply["call"] == urgent_calls(Triage.from_dict(triage), settings, clock.now())
+    numbers = [call["number"] for call in reply["call"]]
+    first = settings.emergency_number if triage["emergency"] else settings.phone
+    assert numbers[0] == first and settings.phone in numbers
     (ticket,) = store.list_open()
     assert (ticket.id, ticket.category, ticket.urgency, ticket.treatment) == (
         reply["ticket"], "complication", "urgent", "prp",
@@ -95,6 +101,7 @@ def test_report_button_without_a_description_asks_and_opens_no_ticket(store) -> 
     )
     assert "tell me here what you are noticing" in text_of(messages)
     assert (reply["type"], reply["ticket"], len(messages)) == ("urgent", None, 1)
+    assert reply["call"] == urgent_calls(None, get_settings(), clock.now())
     assert store.list_open() == [] and slots == {}
 
 
@@ -107,6 +114,8 @@ def test_out_of_hours_the_reply_says_closed_and_gives_the_out_of_hours_line(
     assert messages[0]["text"].startswith("The clinic is closed now (it opens tomorrow at 09:00)")
     assert settings.non_emergency_line in messages[0]["text"]
     assert "when it opens" in messages[1]["text"] and reply["clinic_open"] is False
+    numbers = [call["number"] for call in reply["call"]]
+    assert numbers == [settings.non_emergency_line, settings.emergency_number]
 
 
 def test_one_ticket_per_episode_follow_ups_are_appended(store) -> None:
@@ -163,6 +172,7 @@ def test_the_advice_goes_out_even_if_postgresql_is_unreachable(store, monkeypatc
     )
     assert messages[0]["text"].startswith("Please call 999 now")
     assert (reply["type"], reply["ticket"], reply["filed"], slots) == ("urgent", None, "kept", {})
+    assert reply["call"][0] == {"label": "Call 999", "number": "999", "kind": "emergency"}
     assert frontdesk.get_desk().outbox.count() == 1
     frontdesk.get_desk().close()
 

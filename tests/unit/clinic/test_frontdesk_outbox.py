@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -507,3 +508,81 @@ def test_store_create_once_says_whether_it_created(tmp_path: Path) -> None:
     assert (created, created_again, again.id) == (True, False, first.id)
     assert first.created_at == asked and store.find_by_key("k") == first
     assert store.find_by_key("other") is None
+
+
+# -- the transcript travels with the request -----------------------------------------------
+
+TRANSCRIPT = (
+    {"by": "patient", "text": "Cost · PRP"},
+    {"by": "assistant", "text": "PRP costs from £300, confirmed at your consultation."},
+    {"by": "patient", "text": "Book a consultation"},
+)
+
+
+def test_a_kept_request_keeps_its_transcript(
+    tmp_path: Path, broken: UnwritableSqlite, desks: list[FrontDesk]
+) -> None:
+    desk = new_desk(desks, broken.url, tmp_path / "outbox")
+    assert desk.submit(booking(transcript=TRANSCRIPT)).outcome == Outcome.KEPT
+    (line,) = desk.outbox.path.read_text().splitlines()
+    assert json.loads(line)["request"]["transcript"] == list(TRANSCRIPT)
+    broken.repair()
+    assert desk.retry_pending() == 0
+    (ticket,) = reader(broken.url).list_open()
+    assert [(turn.by, turn.text) for turn in ticket.transcript] == [
+        (turn["by"], turn["text"]) for turn in TRANSCRIPT
+    ]
+
+
+def test_an_outbox_line_from_before_transcripts_is_still_written(
+    tmp_path: Path, desks: list[FrontDesk]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'tickets.db'}"
+    desk = new_desk(desks, url, tmp_path / "outbox")
+    record = {
+        "version": 1, "id": "old-line", "queued_at": "2026-12-01T09:30:00+00:00", "op": "create",
+        "request": {
+            "idempotency_key": "conv-9:m1", "category": "callback", "urgency": "soon",
+            "channel": "rest", "treatment": None, "name": "Old Line", "phone": "+44 7700 900999",
+            "email": None, "messages": ['/ask_cost{"treatment":"prp"}'], "sender_id": None,
+            "triage_layer": None, "join_episode": False, "reopen_when_closed": True,
+            "requested_at": "2026-12-01T09:30:00+00:00",
+        },
+    }  # fmt: skip
+    desk.outbox.path.parent.mkdir(parents=True)
+    desk.outbox.path.write_text(json.dumps(record) + "\n")
+    (entry,) = desk.outbox.pending()
+    assert entry.request.transcript is None
+    assert desk.retry_pending() == 0
+    (ticket,) = reader(url).list_open()
+    assert (ticket.contact_name, ticket.transcript) == ("Old Line", None)
+
+
+def test_a_follow_up_adds_its_new_turns_to_the_episode(
+    tmp_path: Path, desks: list[FrontDesk]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'tickets.db'}"
+    desk = new_desk(desks, url, tmp_path / "outbox")
+    first = TicketRequest(
+        idempotency_key="conv-1:m1", category="complication", urgency="urgent", channel="rest",
+        messages=("my lip is swollen",), sender_id="conv-1", join_episode=True,
+        transcript=({"by": "patient", "text": "my lip is swollen"},),
+    )  # fmt: skip
+    follow_up = replace(
+        first,
+        idempotency_key="conv-1:m2",
+        messages=("my lip is swollen", "now it is white"),
+        transcript=(
+            {"by": "patient", "text": "my lip is swollen"},
+            {"by": "assistant", "text": "Please call the clinic now."},
+            {"by": "patient", "text": "now it is white"},
+        ),
+    )
+    assert desk.submit(first).outcome == Outcome.CREATED
+    joined = desk.submit(follow_up)
+    assert joined.outcome == Outcome.JOINED
+    assert [turn.text for turn in joined.ticket.transcript] == [
+        "my lip is swollen",
+        "Please call the clinic now.",
+        "now it is white",
+    ]

@@ -26,12 +26,19 @@ from sqlalchemy.exc import OperationalError
 from clinic.frontdesk.__main__ import main
 from clinic.frontdesk.store import (
     DB_PATH_ENV,
+    MAX_NOTE_CHARS,
+    MAX_TRANSCRIPT_TURNS,
+    MAX_TURN_CHARS,
     SCHEMA_ENV,
     URL_ENV,
     Ticket,
+    TicketFilter,
     TicketNotFoundError,
+    TicketPage,
     TicketStore,
+    Turn,
     database_url,
+    merged_transcript,
 )
 from clinic.paths import PROJECT_ROOT
 from tests.support.services import POSTGRES_URL_ENV
@@ -283,6 +290,8 @@ def test_cli_lists_open_tickets_most_urgent_first(
     routine = make_ticket(store, "a", "routine", messages=["when can I book?"])
     urgent = make_ticket(store, "b", "urgent", category="complication", treatment="prp", **PATIENT)
     sneaky = make_ticket(store, "c", "soon", messages=["\x1b[2Jcleared\nyour screen"])
+    clicked = make_ticket(store, "d", "routine", messages=['/ask_cost{"treatment":"prp"}'])
+    store.set_staff_note(clicked.id, "rang back")
     store.close()
 
     assert main(["list"]) == 0
@@ -292,6 +301,10 @@ def test_cli_lists_open_tickets_most_urgent_first(
         assert value in out
     assert "\x1b" not in out  # no terminal control sequences from patient text
     assert "cleared your screen" in out
+    # Treatment names and button payloads in words, as in the inbox; the staff note.
+    assert "PRP (platelet-rich plasma)" in out
+    assert "> Cost · PRP (platelet-rich plasma)" in out and "/ask_cost" not in out
+    assert "note: rang back" in out
 
 
 def test_cli_runs_as_a_module(tmp_path: Path) -> None:
@@ -614,3 +627,226 @@ def test_concurrent_upgrades_of_an_old_database(
         assert results == [1, 1, 1, 1]
         assert {"sender", "triage_layer"} <= columns_of(engine, schema)
         assert make_complication(stores[0], "conv-1:msg-1").sender is not None
+
+
+# -- transcripts, notes, and the inbox's search ------------------------------------------
+
+
+def turns(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+    return [{"by": by, "text": text} for by, text in pairs]
+
+
+def test_the_transcript_is_stored_and_malformed_turns_dropped(store: TicketStore) -> None:
+    given = [
+        *turns(("patient", "Cost · PRP"), ("assistant", "PRP costs from £300.")),
+        {"by": "doctor", "text": "not a speaker"},
+        {"by": "patient"},
+        "just a string",
+        {"by": "patient", "text": "x" * (MAX_TURN_CHARS + 50)},
+    ]
+    ticket = make_ticket(store, "t-1", transcript=given)
+    assert ticket.transcript == (
+        Turn("patient", "Cost · PRP"),
+        Turn("assistant", "PRP costs from £300."),
+        Turn("patient", "x" * MAX_TURN_CHARS),
+    )
+    assert make_ticket(store, "t-2").transcript is None  # none given: render the messages
+    long = make_ticket(store, "t-3", transcript=turns(*[("patient", f"m{n}") for n in range(99)]))
+    assert len(long.transcript) == MAX_TRANSCRIPT_TURNS
+    assert long.transcript[-1] == Turn("patient", "m98")
+
+
+def test_merged_transcript_adds_only_the_new_turns() -> None:
+    first, reply, second, reply2, third = (
+        Turn("patient", "my cheek is swollen"),
+        Turn("assistant", "Please call us now."),
+        Turn("patient", "it is worse"),
+        Turn("assistant", "Call 999 if you cannot breathe."),
+        Turn("patient", "now it is white"),
+    )
+    # The window slid on: it starts inside the old transcript.
+    assert merged_transcript([first], [first, reply, second]) == (first, reply, second)
+    assert merged_transcript([first, reply, second], [reply, second, reply2, third]) == (
+        first,
+        reply,
+        second,
+        reply2,
+        third,
+    )
+    # The windows do not line up at the start: continue after the last turn known.
+    assert merged_transcript([first, second], [reply, second, third]) == (first, second, third)
+    # Nothing in common: all of it, after the old turns.
+    assert merged_transcript([first], [third]) == (first, third)
+    assert merged_transcript([], [first]) == (first,)
+    assert merged_transcript([first, reply], [first, reply]) == (first, reply)
+
+
+def test_append_messages_merges_the_transcript(store: TicketStore) -> None:
+    ticket = make_complication(
+        store,
+        "c-1",
+        messages=["my cheek is swollen"],
+        transcript=turns(("patient", "my cheek is swollen")),
+    )
+    appended = store.append_messages(
+        ticket.id,
+        ["it is worse"],
+        transcript=turns(
+            ("patient", "my cheek is swollen"),
+            ("assistant", "Please call us now."),
+            ("patient", "it is worse"),
+        ),
+    )
+    assert [t.text for t in appended.transcript] == [
+        "my cheek is swollen",
+        "Please call us now.",
+        "it is worse",
+    ]
+    # Without a transcript (an older caller) the transcript stays as it was.
+    again = store.append_messages(ticket.id, ["and hot"])
+    assert again.transcript == appended.transcript
+    assert again.messages[-1] == "and hot"
+
+
+def test_append_to_a_ticket_without_transcript_keeps_its_messages(store: TicketStore) -> None:
+    ticket = make_complication(store, "c-1", messages=["my eye is swollen"])
+    appended = store.append_messages(
+        ticket.id,
+        ["worse now"],
+        transcript=turns(
+            ("patient", "my eye is swollen"), ("assistant", "Call us."), ("patient", "worse now")
+        ),
+    )
+    assert [(t.by, t.text) for t in appended.transcript] == [
+        ("patient", "my eye is swollen"),
+        ("assistant", "Call us."),
+        ("patient", "worse now"),
+    ]
+
+
+def test_staff_note_is_capped_blank_removes_it_and_the_ticket_does_not_move(
+    store: TicketStore,
+) -> None:
+    ticket = make_ticket(store, "n-1")
+    noted = store.set_staff_note(ticket.id, "  Called, left a voicemail  ")
+    assert noted.staff_note == "Called, left a voicemail"
+    assert noted.updated_at == ticket.updated_at  # a note is not the patient writing again
+    with pytest.raises(ValueError, match=f"at most {MAX_NOTE_CHARS} characters"):
+        store.set_staff_note(ticket.id, "y" * (MAX_NOTE_CHARS + 1))
+    assert store.get(ticket.id).staff_note == "Called, left a voicemail"
+    assert store.set_staff_note(ticket.id, "   ").staff_note is None
+    with pytest.raises(TicketNotFoundError):
+        store.set_staff_note(ticket.id + 100, "x")
+
+
+def ids(page: TicketPage) -> list[int]:
+    return [t.id for t in page.tickets]
+
+
+def test_search_filters_by_status_urgency_category_and_treatment(store: TicketStore) -> None:
+    urgent = make_complication(store, "a", treatment="prp")
+    soon = make_ticket(store, "b", "soon", category="callback", treatment="exosomes")
+    routine = make_ticket(store, "c", "routine", category="booking", treatment="prp")
+    contacted = make_ticket(store, "d", "urgent", category="complication")
+    store.set_status(contacted.id, "contacted")
+    closed_old = make_ticket(store, "e", "routine")
+    closed_new = make_ticket(store, "f", "urgent")
+    store.set_status(closed_old.id, "closed")
+    store.set_status(closed_new.id, "closed")
+
+    # Default: open then contacted, urgent first.
+    assert ids(store.search_tickets()) == [urgent.id, soon.id, routine.id, contacted.id]
+    assert ids(store.search_tickets(TicketFilter(statuses=("open",)))) == [
+        urgent.id,
+        soon.id,
+        routine.id,
+    ]
+    everything = store.search_tickets(TicketFilter(statuses=()))
+    # Closed ones last, the most recently made first.
+    assert ids(everything)[-2:] == [closed_new.id, closed_old.id]
+    assert everything.total == 6
+    assert ids(store.search_tickets(TicketFilter(urgencies=("urgent",)))) == [
+        urgent.id,
+        contacted.id,
+    ]
+    assert ids(store.search_tickets(TicketFilter(categories=("booking", "callback")))) == [
+        soon.id,
+        routine.id,
+    ]
+    assert ids(store.search_tickets(TicketFilter(treatments=("prp",)))) == [urgent.id, routine.id]
+    assert ids(store.search_tickets(TicketFilter(after_id=routine.id))) == [contacted.id]
+    assert store.count_by_status() == {"open": 3, "contacted": 1, "closed": 2}
+    assert store.latest_id() == closed_new.id
+    with pytest.raises(ValueError, match="status must be one of"):
+        TicketFilter(statuses=("deleted",))
+
+
+def test_search_finds_messages_contact_details_and_the_note(store: TicketStore) -> None:
+    jane = make_ticket(store, "a", **PATIENT)
+    other = make_ticket(
+        store,
+        "b",
+        name="Zoë Brontë",
+        email="zoe@example.net",
+        transcript=turns(("patient", "Café au lait spots?"), ("assistant", "Ask at the desk")),
+    )
+    noted = make_ticket(store, "c", messages=["hello"])
+    store.set_staff_note(noted.id, "Prefers evenings")
+
+    def found(text: str) -> list[int]:
+        return ids(store.search_tickets(TicketFilter(statuses=(), text=text)))
+
+    assert found("swollen") == [jane.id]
+    assert found("SWOLLEN prp") == [jane.id]  # every word, any order, any case
+    assert found("jane example") == [jane.id]
+    assert found("07700 900123".replace("0", "", 1)) == [jane.id]  # "7700 900123"
+    assert found("7700900123") == [jane.id]  # digits only
+    assert found("jane@example.org") == [jane.id]
+    assert found("zoë") == [other.id]
+    assert found("BRONTË") == [other.id]
+    assert found("café") == [other.id]  # in the transcript's patient turn
+    assert found("desk") == []  # the assistant's words are not searched
+    assert found("evenings") == [noted.id]
+    assert found("nothing like it") == []
+
+
+def test_search_wildcards_match_only_themselves(store: TicketStore) -> None:
+    percent = make_ticket(store, "a", messages=["is it 100% safe?"])
+    underscore = make_ticket(store, "b", messages=["my_name"])
+    make_ticket(store, "c", messages=["myXname is 1000 safe"])
+
+    def found(text: str) -> list[int]:
+        return ids(store.search_tickets(TicketFilter(text=text)))
+
+    assert found("100%") == [percent.id]
+    assert found("%") == [percent.id]
+    assert found("my_name") == [underscore.id]
+    assert found("_") == [underscore.id]
+    assert found("/") == []  # the escape character itself is plain text too
+
+
+def test_search_pages(store: TicketStore) -> None:
+    made = [make_ticket(store, f"p-{n}", messages=[f"question {n}"]) for n in range(7)]
+    first = store.search_tickets(limit=3)
+    second = store.search_tickets(limit=3, offset=3)
+    last = store.search_tickets(limit=3, offset=6)
+    assert first.total == second.total == last.total == 7
+    assert ids(first) + ids(second) + ids(last) == [t.id for t in made]
+    assert store.search_tickets(limit=3, offset=9).tickets == []
+    with pytest.raises(ValueError):
+        store.search_tickets(limit=0)
+
+
+def test_an_old_database_gets_the_new_columns_and_its_tickets_are_searchable(
+    database: tuple[str, str | None], new_store: StoreFactory
+) -> None:
+    url, schema = database
+    with old_database(url, schema) as (engine, _table):
+        store = new_store()
+        (old,) = store.search_tickets(TicketFilter(text="eye swollen")).tickets
+        assert {"transcript", "staff_note", "search_text"} <= columns_of(engine, schema)
+        assert (old.transcript, old.staff_note) == (None, None)
+        assert ids(store.search_tickets(TicketFilter(text="900123"))) == [old.id]
+        noted = store.set_staff_note(old.id, "rang back")
+        assert noted.messages == old.messages
+        assert ids(store.search_tickets(TicketFilter(text="rang"))) == [old.id]

@@ -161,6 +161,58 @@ def test_broken_knowledge_names_line_and_field(tmp_path, old, new, marker, field
     assert str(error).startswith(f"{path}:{error.line}: {field}: ")
 
 
+PARAPHRASED_SOURCE = "001_6d08b78a9e82c8ac.txt"
+PARAPHRASED_DISPLAY_TITLE = (
+    '    display_title: "Microneedling with PRP: how it works, benefits, risks and FAQ"\n'
+)
+
+
+def test_patients_see_display_titles_that_never_say_paraphrased(knowledge) -> None:
+    assert set(knowledge.display_titles) == set(knowledge.sources)
+    assert "paraphrased" in knowledge.sources[PARAPHRASED_SOURCE]  # the team's title says so
+    for name, shown in knowledge.display_titles.items():
+        assert shown.strip() and "paraphras" not in shown.lower(), name
+    assert knowledge.display_titles[PARAPHRASED_SOURCE] == (
+        "Microneedling with PRP: how it works, benefits, risks and FAQ"
+    )
+
+
+def test_a_source_without_a_display_title_shows_its_title(tmp_path) -> None:
+    path = _copy_with(
+        tmp_path,
+        KNOWLEDGE_FILE_NAME,
+        '    display_title: "Regenerative medicine in aesthetics: PRP and exosomes"\n',
+        "",
+    )
+    knowledge = parse_knowledge(path)
+    assert (
+        knowledge.display_titles["004_fd0850f422e385f0.txt"]
+        == (knowledge.sources["004_fd0850f422e385f0.txt"])
+    )
+
+
+@pytest.mark.parametrize(
+    "new, marker, field, problem",
+    [
+        ('    display_title: "Microneedling with PRP (Paraphrased)"\n', "(Paraphrased)",
+         "display_title", "is shown to patients: leave out how the document was made"),
+        ("", "machine-paraphrased", "title", "add a display_title for patients"),
+        ('    display_title: ""\n', 'display_title: ""', "display_title", "non-empty"),
+        ('    display_titel: "Microneedling with PRP"\n', "display_titel", "display_titel",
+         "unknown field"),
+    ],
+)  # fmt: skip
+def test_a_display_title_that_patients_should_not_see_is_refused(
+    tmp_path, new, marker, field, problem
+) -> None:
+    path = _copy_with(tmp_path, KNOWLEDGE_FILE_NAME, PARAPHRASED_DISPLAY_TITLE, new)
+    with pytest.raises(KnowledgeError) as raised:
+        parse_knowledge(path)
+    assert raised.value.field == f"sources.{PARAPHRASED_SOURCE}.{field}"
+    assert raised.value.line == _line_of(path, marker)
+    assert problem in raised.value.problem
+
+
 def test_citing_an_unlisted_source_is_refused(tmp_path) -> None:
     path = _copy_with(
         tmp_path, KNOWLEDGE_FILE_NAME, "  004_fd0850f422e385f0.txt:\n", "  004_renamed.txt:\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -9,7 +10,12 @@ import pytest
 
 from clinic.complication_screen import Triage
 from clinic.settings import get_settings
-from clinic.urgent_advice import CALLBACK_QUESTION_CLOSED, callback_question, urgent_advice
+from clinic.urgent_advice import (
+    CALLBACK_QUESTION_CLOSED,
+    callback_question,
+    urgent_advice,
+    urgent_calls,
+)
 
 # The example clinic: Europe/London, Tuesday 09:00-18:00, closed on Sunday.
 TUESDAY_NOON = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
@@ -80,3 +86,60 @@ def test_a_report_without_a_description_asks_what_is_happening(settings) -> None
 def test_the_callback_question_says_when_the_clinic_will_call(settings) -> None:
     assert callback_question(settings, TUESDAY_NIGHT) == CALLBACK_QUESTION_CLOSED
     assert "when it opens" not in callback_question(settings, TUESDAY_NOON)
+
+
+# --- the numbers to call, for the widget's tap-to-call buttons ----------------------------
+
+
+def _numbers(calls) -> list[str]:
+    return [call["number"] for call in calls]
+
+
+def test_an_emergency_gives_the_emergency_number_first_then_the_open_clinic(settings) -> None:
+    assert urgent_calls(VISION, settings, TUESDAY_NOON) == [
+        {"label": "Call 999", "number": "999", "kind": "emergency"},
+        {"label": "Call the clinic", "number": settings.phone, "kind": "clinic"},
+    ]
+    # Closed: nobody answers the clinic's phone now.
+    assert _numbers(urgent_calls(VISION, settings, TUESDAY_NIGHT)) == ["999"]
+
+
+@pytest.mark.parametrize("found", [FEVER, UNSURE, None])
+def test_in_opening_hours_the_clinic_comes_first(settings, found) -> None:
+    assert _numbers(urgent_calls(found, settings, TUESDAY_NOON)) == [settings.phone, "999"]
+
+
+@pytest.mark.parametrize("found", [FEVER, UNSURE, None])
+def test_out_of_hours_the_non_emergency_line_comes_first(settings, found) -> None:
+    calls = urgent_calls(found, settings, TUESDAY_NIGHT)
+    assert calls[0] == {
+        "label": f"Call {settings.non_emergency_name}",
+        "number": settings.non_emergency_line,
+        "kind": "non_emergency",
+    }
+    assert _numbers(calls) == [settings.non_emergency_line, "999"]
+
+
+def test_the_clinics_own_out_of_hours_number_is_the_first_button(settings) -> None:
+    with_line = replace(settings, out_of_hours_phone="+44 20 7946 0999")
+    calls = urgent_calls(FEVER, with_line, SATURDAY_EVENING)
+    assert [call["kind"] for call in calls] == ["out_of_hours", "non_emergency", "emergency"]
+    assert calls[0]["number"] == "+44 20 7946 0999"
+
+
+@pytest.mark.parametrize("now", [TUESDAY_NOON, TUESDAY_NIGHT, SATURDAY_EVENING])
+@pytest.mark.parametrize("found", [VISION, FEVER, UNSURE, None])
+def test_every_number_to_call_is_one_the_advice_gives_in_the_same_order(
+    settings, found, now
+) -> None:
+    with_line = replace(settings, out_of_hours_phone="+44 20 7946 0999")
+    for clinic in (settings, with_line):
+        text = urgent_advice(found, clinic, now)
+        position = 0
+        for number in _numbers(urgent_calls(found, clinic, now)):
+            # As a number of its own ("999" is also the end of "+44 20 7946 0999").
+            match = re.compile(rf"(?<![\d+])(?<!\d ){re.escape(number)}(?!\d)").search(
+                text, position
+            )
+            assert match, f"{number} not in the advice after position {position}: {text}"
+            position = match.end()

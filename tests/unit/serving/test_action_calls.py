@@ -118,6 +118,8 @@ def test_an_unreachable_action_server_still_gives_urgent_advice():
     assert time.monotonic() - started < 5
     assert reply["type"] == "urgent" and reply["emergency"] is True
     assert f"call {get_settings().emergency_number} now" in reply["text"].lower()
+    # The same tap-to-call numbers as the action server's urgent reply, emergency first.
+    assert reply["call"][0] == {"label": "Call 999", "number": "999", "kind": "emergency"}
 
 
 def test_a_hanging_action_server_is_given_up_within_the_budget(monkeypatch):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -23,13 +24,17 @@ from cryptography.x509.oid import NameOID
 
 from clinic.frontdesk.store import DB_PATH_ENV, URL_ENV, Ticket, TicketStore
 from clinic.paths import PROJECT_ROOT
+from clinic.settings import get_settings
 from webapp import create_app
 from webapp.staff import (
     SESSION_COOKIE,
     STAFF_TOKEN_ENV,
     TRUST_PROXY_ENV,
     SignInLimits,
+    StaffAuth,
     add_staff_routes,
+    staff_page,
+    when,
 )
 
 TOKEN = "s3cret-staff-token-for-tests-0123456789"
@@ -180,21 +185,31 @@ def test_lists_open_tickets_most_urgent_first_with_their_details(store: TicketSt
         positions = [page.index(f'id="ticket-{t.id}"') for t in (urgent, soon, routine)]
         assert positions == sorted(positions)
         assert f'id="ticket-{closed.id}"' not in page
+        tickets = page[page.index('id="tickets"') :]
         for text in (
-            "complication",
-            "callback",
-            "booking",
-            "prp",
-            "exosomes",
-            "mesotherapy",
+            "Complication",
+            "Call-back",
+            "Booking",
+            # Names from the knowledge file, never the ids.
+            "PRP (platelet-rich plasma)",
+            "Exosomes",
+            "Mesotherapy",
             "Jane Example",
             "+44 7700 900123",
             "jane@example.org",
             "My cheek is very swollen since the PRP",
             "and it is getting worse",
         ):
-            assert text in page, text
-        assert "script-src" not in response.headers["Content-Security-Policy"]
+            assert text in tickets, text
+        assert ">prp<" not in tickets and "· prp" not in tickets
+        # Scripts from this app only: the inbox's own file, never inline or from elsewhere.
+        policy = dict(
+            directive.strip().split(" ", 1)
+            for directive in response.headers["Content-Security-Policy"].split(";")
+        )
+        assert policy["script-src"] == "'self'"
+        assert policy["connect-src"] == "'self'"
+        assert policy["default-src"] == "'none'"
         assert response.headers["X-Frame-Options"] == "DENY"
 
     run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
@@ -305,6 +320,10 @@ def test_patient_text_is_escaped(store: TicketStore) -> None:
     async def check(client: TestClient) -> None:
         page = await (await client.get("/staff", headers=BEARER)).text()
         assert f'id="ticket-{ticket.id}"' in page
+        # The one script is the inbox's own file; patient text adds none.
+        assert page.count("<script") == 1
+        assert '<script src="/staff/static/staff.js" defer></script>' in page
+        page = page[page.index('id="tickets"') :]
         for raw in ("<script", "<img", "<svg", "<iframe", "<b>help", "</li></ol><form>"):
             assert raw not in page, raw
         assert "&lt;script&gt;alert(&#x27;name&#x27;)&lt;/script&gt;" in page
@@ -346,8 +365,12 @@ def test_follow_ups_and_the_triage_layer_are_shown(store: TicketStore) -> None:
             ticket.id: page[page.index(f'id="ticket-{ticket.id}"') :].split("</article>")[0]
             for ticket in (followed, by_rules, screened)
         }
-        last = f"{followed.updated_at:%Y-%m-%d %H:%M}"
-        assert f"<dt>Messages</dt><dd>3 messages · updated {last} UTC</dd>" in sections[followed.id]
+        # In the clinic's time zone, as a receptionist would say it.
+        last = followed.updated_at.astimezone(get_settings().time_zone)
+        assert (
+            f"<dt>Messages</dt><dd>3 messages · updated Today {last:%H:%M}</dd>"
+            in sections[followed.id]
+        )
         assert (
             "<dt>Caught by</dt><dd>classifier — no sign named, check with the patient</dd>"
             in sections[followed.id]
@@ -380,6 +403,7 @@ def test_follow_ups_and_the_triage_layer_are_escaped(store: TicketStore) -> None
 
     async def check(client: TestClient) -> None:
         page = await (await client.get("/staff", headers=BEARER)).text()
+        page = page[page.index('id="tickets"') :]
         assert "<script" not in page
         assert "<img" not in page
         assert "<dd>&lt;script&gt;x&lt;/script&gt; — no sign named" in page
@@ -738,3 +762,303 @@ def test_a_session_ends_after_its_lifetime(store: TicketStore) -> None:
         assert (await client.get("/staff", headers=cookie)).status == 401
 
     run_with_client(app, check)
+
+
+# -- the redesigned inbox: views, live updates, conversation, notes -------------------------
+
+
+def article(page: str, ticket_id: int) -> str:
+    return page[page.index(f'id="ticket-{ticket_id}"') :].split("</article>")[0]
+
+
+def listed_ids(page: str) -> list[int]:
+    return [int(found) for found in re.findall(r'<article id="ticket-(\d+)"', page)]
+
+
+def test_filters_search_and_pages_are_query_parameters(store: TicketStore) -> None:
+    urgent = make_ticket(store, "a", "urgent", category="complication", treatment="prp")
+    booking = make_ticket(store, "b", "routine", category="booking", treatment="exosomes",
+                          name="Zoë Brontë")  # fmt: skip
+    closed = make_ticket(store, "c", "soon", category="callback", messages=["call me please"])
+    store.set_status(closed.id, "closed")
+    many = [make_ticket(store, f"m-{n}", "routine", messages=[f"q {n}"]) for n in range(25)]
+
+    async def check(client: TestClient) -> None:
+        async def shown(query: str) -> tuple[list[int], str]:
+            response = await client.get(f"/staff?{query}", headers=BEARER)
+            assert response.status == 200, query
+            page = await response.text()
+            return listed_ids(page), page
+
+        assert (await shown("urgency=urgent"))[0] == [urgent.id]
+        assert (await shown("category=booking"))[0] == [booking.id]
+        assert (await shown("treatment=exosomes"))[0] == [booking.id]
+        assert (await shown("status=closed"))[0] == [closed.id]
+        assert (await shown("status=all&q=call+me"))[0] == [closed.id]
+        assert (await shown("q=bront%C3%AB"))[0] == [booking.id]
+        assert (await shown("q=call+me"))[0] == []  # closed is not in the default view
+
+        first, page = await shown("")
+        assert len(first) == 25 and first[0] == urgent.id
+        assert "1 to 25 of 27 tickets" in page
+        assert 'rel="next" href="/staff?page=2"' in page
+        second, page = await shown("page=2")
+        assert second == [t.id for t in many[-2:]]
+        assert 'rel="prev" href="/staff"' in page
+        # The filters stay selected, and every form goes back to the same view.
+        _ids, page = await shown("urgency=urgent&q=swollen+cheek")
+        assert '<option value="urgent" selected>' in page
+        assert 'value="swollen cheek"' in page
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+@pytest.mark.parametrize(
+    "query, notice",
+    [
+        ("status=deleted", "Unknown status &#x27;deleted&#x27;: showing every status."),
+        ("urgency=%3Cscript%3E", "Unknown urgency &#x27;&lt;script&gt;&#x27;"),
+        ("treatment=laser", "Unknown treatment &#x27;laser&#x27;"),
+        ("page=-3", "Unknown page: showing the first."),
+        (f"q={'x' * 300}", "Search for at most 200 characters"),
+    ],
+)
+def test_a_view_it_does_not_understand_is_said_and_ignored(
+    store: TicketStore, query: str, notice: str
+) -> None:
+    ticket = make_ticket(store, "a", "urgent")
+
+    async def check(client: TestClient) -> None:
+        response = await client.get(f"/staff?{query}", headers=BEARER)
+        assert response.status == 200
+        page = await response.text()
+        assert notice in page
+        if not query.startswith("q="):
+            assert listed_ids(page) == [ticket.id]
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+def test_status_forms_go_back_to_the_view_they_came_from(store: TicketStore) -> None:
+    ticket = make_ticket(store, "a", "urgent", category="complication")
+
+    async def check(client: TestClient) -> None:
+        page = await (await client.get("/staff?status=all&urgency=urgent", headers=BEARER)).text()
+        assert '<input type="hidden" name="view" value="status=all&amp;urgency=urgent">' in page
+        path = f"/staff/tickets/{ticket.id}/status"
+        for view, location in (
+            ("urgency=urgent&q=x", f"/staff?urgency=urgent&q=x#ticket-{ticket.id}"),
+            ("status=nonsense&page=2", f"/staff?page=2#ticket-{ticket.id}"),
+            # Never an address from the form: only the view's own parameters, rewritten.
+            ("//evil.example/", f"/staff#ticket-{ticket.id}"),
+            ("next=https://evil.example/&q=a", f"/staff?q=a#ticket-{ticket.id}"),
+        ):
+            response = await client.post(
+                path,
+                headers=BEARER,
+                data={"status": "contacted", "view": view},
+                allow_redirects=False,
+            )
+            assert response.headers["Location"] == location, view
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+def test_the_poll_returns_new_tickets_with_their_html(store: TicketStore) -> None:
+    old = make_ticket(store, "a", "routine")
+
+    async def check(client: TestClient) -> None:
+        signed_out = await client.get(f"/staff/tickets.json?after={old.id}")
+        assert signed_out.status == 401
+        assert "signed out" in (await signed_out.json())["error"]
+        bad = await client.get("/staff/tickets.json?after=latest", headers=BEARER)
+        assert bad.status == 400
+
+        nothing = await (
+            await client.get(f"/staff/tickets.json?after={old.id}", headers=BEARER)
+        ).json()
+        assert (nothing["tickets"], nothing["latest_id"]) == ([], old.id)
+        assert nothing["counts"] == {"open": 1, "contacted": 0, "closed": 0}
+
+        urgent = make_ticket(store, "b", "urgent", category="complication",
+                             name="<img src=x onerror=alert(1)>", messages=["help"])  # fmt: skip
+        routine = make_ticket(store, "c", "routine")
+        response = await client.get(f"/staff/tickets.json?after={old.id}", headers=BEARER)
+        assert response.headers["Cache-Control"] == "no-store"
+        found = await response.json()
+        assert [t["id"] for t in found["tickets"]] == [urgent.id, routine.id]
+        assert found["latest_id"] == routine.id and found["counts"]["open"] == 3
+        first = found["tickets"][0]
+        assert (first["urgency"], first["status"]) == ("urgent", "open")
+        assert first["html"].startswith(f'<article id="ticket-{urgent.id}"')
+        assert "<img" not in first["html"] and "&lt;img src=x" in first["html"]
+        assert 'name="csrf_token"' not in first["html"]  # Bearer: no form token
+
+        filtered = await client.get(
+            f"/staff/tickets.json?after={old.id}&urgency=routine", headers=BEARER
+        )
+        assert [t["id"] for t in (await filtered.json())["tickets"]] == [routine.id]
+
+        # A browser session's forms in the returned HTML carry its form token.
+        await sign_in(client)
+        page = await (await client.get("/staff")).text()
+        polled = await (await client.get(f"/staff/tickets.json?after={old.id}")).json()
+        assert f'value="{csrf_token(page)}"' in polled["tickets"][0]["html"]
+        assert f'data-latest-id="{routine.id}"' in page
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+def test_the_conversation_is_turns_with_button_titles_never_payloads(store: TicketStore) -> None:
+    with_transcript = make_ticket(
+        store,
+        "a",
+        "urgent",
+        category="complication",
+        messages=['/ask_cost{"treatment":"prp"}', "my cheek is swollen"],
+        transcript=[
+            {"by": "patient", "text": "Cost: PRP"},
+            {"by": "assistant", "text": "PRP costs from £300 <b>confirmed</b>."},
+            {"by": "patient", "text": "my cheek is swollen"},
+        ],
+    )
+    old = make_ticket(
+        store,
+        "b",
+        "routine",
+        treatment="microneedling_prp",
+        messages=['/compare_treatments{"treatment":["prp","exosomes"]}', '/ask_cost{"x":'],
+    )
+    long = make_ticket(
+        store, "c", "routine", transcript=[{"by": "patient", "text": f"m{n}"} for n in range(9)]
+    )
+
+    async def check(client: TestClient) -> None:
+        page = await (await client.get("/staff", headers=BEARER)).text()
+        first = article(page, with_transcript.id)
+        assert '<li class="turn patient"><span class="who">Patient</span>' in first
+        assert f'<span class="who">{get_settings().assistant_name}</span>' in first
+        assert "Cost: PRP" in first and "&lt;b&gt;confirmed&lt;/b&gt;" in first
+        second = article(page, old.id)
+        assert "Compare treatments · PRP (platelet-rich plasma) vs Exosomes" in second
+        assert "Microneedling with PRP (vampire facial)" in second
+        tickets = page[page.index('id="tickets"') :]
+        assert "/ask_" not in tickets and "/compare" not in tickets
+        assert "{&quot;" not in tickets and '{"' not in tickets
+        # A long conversation: the last turns shown, the earlier ones folded away.
+        third = article(page, long.id)
+        assert "<summary>5 earlier messages</summary>" in third
+        assert third.index("m4") < third.index("</details>") < third.index("m5")
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+def test_a_staff_note_is_saved_with_the_form_token_escaped_and_searchable(
+    store: TicketStore,
+) -> None:
+    ticket = make_ticket(store, "a", "soon", category="callback")
+
+    async def check(client: TestClient) -> None:
+        await sign_in(client)
+        page = await (await client.get("/staff")).text()
+        path = f"/staff/tickets/{ticket.id}/note"
+        forged = await client.post(path, data={"note": "x"}, allow_redirects=False)
+        assert forged.status == 403
+        assert store.get(ticket.id).staff_note is None
+
+        note = "Rang twice </textarea><script>alert(1)</script>"
+        saved = await client.post(
+            path,
+            data={"note": note, "csrf_token": csrf_token(page), "view": "q=rang"},
+            allow_redirects=False,
+        )
+        assert saved.status == 303
+        assert saved.headers["Location"] == f"/staff?q=rang#ticket-{ticket.id}"
+        assert store.get(ticket.id).staff_note == note
+        page = await (await client.get("/staff?q=rang+twice")).text()
+        assert listed_ids(page) == [ticket.id]
+        assert "&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in page
+
+        too_long = "word " * 300
+        refused = await client.post(
+            path, data={"note": too_long, "csrf_token": csrf_token(page)}, allow_redirects=False
+        )
+        assert refused.status == 400
+        text = await refused.text()
+        assert "A note is at most 1000 characters; this one has 1499" in text
+        assert too_long.strip() in text  # nothing typed is lost
+        assert store.get(ticket.id).staff_note == note
+
+        missing = await client.post(
+            f"/staff/tickets/{ticket.id + 9}/note",
+            data={"note": "x", "csrf_token": csrf_token(page)},
+        )
+        assert missing.status == 404
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+def test_the_header_counts_and_brand_and_the_static_files(store: TicketStore) -> None:
+    make_ticket(store, "a", "urgent")
+    closed = make_ticket(store, "b", "routine")
+    store.set_status(closed.id, "closed")
+    settings = get_settings()
+
+    async def check(client: TestClient) -> None:
+        response = await client.get("/staff", headers=BEARER)
+        page = await response.text()
+        assert f":root {{ --brand: {settings.brand_colour}; }}" in page
+        assert settings.name in page and settings.assistant_name in page
+        assert '<a href="/staff?status=open" data-count="open"><b>1</b> open</a>' in page
+        assert '<a href="/staff?status=closed" data-count="closed"><b>1</b> closed</a>' in page
+        assert '<a href="/staff/report">What patients asked</a>' in page
+        assert '<a href="/staff" aria-current="page">Inbox</a>' in page
+        for name, kind in (("staff.js", "javascript"), ("staff.css", "text/css")):
+            served = await client.get(f"/staff/static/{name}")
+            assert served.status == 200, name
+            assert kind in served.headers["Content-Type"]
+            assert served.headers["X-Content-Type-Options"] == "nosniff"
+        assert (await client.get("/staff/static/../staff.py")).status in (403, 404)
+        # The sign-in page uses the same style sheet.
+        assert "/staff/static/staff.css" in await (await client.get("/staff")).text()
+
+    run_with_client(create_app(staff_token=TOKEN, ticket_store=store), check)
+
+
+def test_the_new_routes_are_off_without_a_token(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(STAFF_TOKEN_ENV, raising=False)
+    monkeypatch.setenv(DB_PATH_ENV, str(tmp_path / "unused.db"))
+
+    async def check(client: TestClient) -> None:
+        assert (await client.get("/staff/tickets.json?after=0")).status == 503
+        assert (await client.post("/staff/tickets/1/note", data={"note": "x"})).status == 503
+
+    run_with_client(create_app(), check)
+
+
+@pytest.mark.parametrize(
+    "moment, now, words",
+    [
+        ("2026-12-03T14:05:00+00:00", "2026-12-03T18:00:00+00:00", "Today 14:05"),
+        ("2026-12-02T09:30:00+00:00", "2026-12-03T08:00:00+00:00", "Yesterday 09:30"),
+        ("2026-12-01T09:30:00+00:00", "2026-12-03T08:00:00+00:00", "Tue 1 Dec 09:30"),
+        ("2025-12-29T09:30:00+00:00", "2026-01-03T08:00:00+00:00", "Mon 29 Dec 2025 09:30"),
+        # Summer time: 23:30 UTC is already tomorrow in London.
+        ("2026-07-01T23:30:00+00:00", "2026-07-02T10:00:00+00:00", "Today 00:30"),
+    ],
+)
+def test_times_are_in_the_clinics_zone_in_words(moment: str, now: str, words: str) -> None:
+    zone = ZoneInfo("Europe/London")
+    parse = datetime.datetime.fromisoformat
+    assert when(parse(moment), parse(now), zone) == words
+
+
+def test_staff_page_is_the_shared_chrome_for_other_staff_pages() -> None:
+    body = "<p>Report</p>"
+    bearer = staff_page("Report", body, auth=StaffAuth("bearer"), active="report")
+    assert '<a href="/staff/report" aria-current="page">What patients asked</a>' in bearer
+    assert '<a href="/staff">Inbox</a>' in bearer
+    assert "Sign out" not in bearer and "<script" not in bearer
+    assert "<main><p>Report</p></main>" in bearer
+    cookie = staff_page("Report", body, auth=StaffAuth("cookie", csrf="tok"), active="report")
+    assert 'action="/staff/logout"' in cookie and 'value="tok"' in cookie

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from clinic.knowledge import get_knowledge
+from clinic.paths import KNOWLEDGE_DIR_ENV, PROJECT_ROOT, SETTINGS_FILE_NAME
+from clinic.settings import get_settings
 from webapp import create_app
 from webapp.app import RASA_URL_ENV
 from webapp.staff import STAFF_TOKEN_ENV, TRUST_PROXY_ENV
@@ -75,9 +78,59 @@ def test_serves_the_widget_files_and_nothing_outside_them() -> None:
     run_with_client(create_app(), check)
 
 
-def test_sources_are_the_knowledge_files_titles() -> None:
+def test_sources_are_the_titles_patients_see() -> None:
     async def check(client: TestClient) -> None:
-        response = await client.get("/api/sources")
-        assert await response.json() == get_knowledge().sources
+        response = await client.get("/api/sources", headers={"Origin": "https://clinic.example"})
+        titles = await response.json()
+        assert titles == get_knowledge().display_titles and set(titles) == set(
+            get_knowledge().sources
+        )
+        assert not any("paraphrased" in title.lower() for title in titles.values())
+        # Public, without cookies: readable by the widget on the clinic's own site.
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+    run_with_client(create_app(), check)
+
+
+def test_widget_settings_come_from_the_clinic_settings() -> None:
+    settings = get_settings()
+
+    async def check(client: TestClient) -> None:
+        response = await client.get("/api/widget", headers={"Origin": "https://clinic.example"})
+        assert response.status == 200
+        assert await response.json() == {
+            "assistant_name": settings.assistant_name,
+            "clinic_name": settings.name,
+            "brand_colour": settings.brand_colour,
+            "starter_questions": list(settings.starter_questions),
+        }
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Set-Cookie" not in response.headers
+
+    run_with_client(create_app(), check)
+
+
+def test_widget_settings_are_read_from_the_clinics_settings_file(tmp_path, monkeypatch) -> None:
+    directory = tmp_path / "knowledge"
+    shutil.copytree(PROJECT_ROOT / "knowledge", directory)
+    settings_file = directory / SETTINGS_FILE_NAME
+    text = settings_file.read_text()
+    assert "  name: Skin Clinic Assistant\n" in text
+    settings_file.write_text(text.replace("  name: Skin Clinic Assistant\n", "  name: Aria\n"))
+    monkeypatch.setenv(KNOWLEDGE_DIR_ENV, str(directory))
+
+    async def check(client: TestClient) -> None:
+        widget = await (await client.get("/api/widget")).json()
+        assert widget["assistant_name"] == "Aria"
+
+    run_with_client(create_app(), check)
+
+
+def test_the_demo_page_takes_the_widget_settings_from_the_app() -> None:
+    async def check(client: TestClient) -> None:
+        page = await (await client.get("/")).text()
+        assert 'data-config-url="/api/widget"' in page
+        # An attribute would win over the clinic settings: the demo sets none of them.
+        assert "data-title=" not in page and "data-primary-color=" not in page
 
     run_with_client(create_app(), check)
