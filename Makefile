@@ -28,7 +28,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 .PHONY: help install lock train run run-cluster install-nginx shell validate validate-knowledge lint format test \
         test-unit test-nlu test-conversations test-e2e test-browser install-browser bench clean \
-        nlu-report tickets triage-report context-eval install-services
+        nlu-report tickets triage-report context-eval install-services report
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -105,7 +105,7 @@ validate-knowledge: $(INSTALLED) ## Check the knowledge and clinic settings file
 	$(PY) -m clinic.check
 
 validate: validate-knowledge ## Knowledge schema + `rasa data validate`
-	$(RASA) data validate --fail-on-warnings --quiet
+	@set -o pipefail; $(RASA) data validate --fail-on-warnings --quiet 2>&1 | $(QUIET_OUTPUT)
 
 lint: $(INSTALLED) ## ruff lint + format check + the import layering (core inward, adapters apart)
 	$(BIN)/ruff check .
@@ -150,7 +150,6 @@ clean: ## Remove the model and build outputs (keeps .venv)
 tickets: $(INSTALLED) ## Print the open front-desk tickets, most urgent first
 	$(PY) -m clinic.frontdesk list
 
-.PHONY: report
 report: $(INSTALLED) ## What patients asked that went unanswered, and the figures: make report DAYS=30 CSV=out.csv
 	$(PY) -m scripts.report $(if $(DAYS),--days $(DAYS)) $(if $(CSV),--csv $(CSV))
 

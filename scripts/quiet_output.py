@@ -104,6 +104,8 @@ def quiet_lines(lines: Iterable[str], counts: list[int] | None = None) -> Iterat
     expected: list[re.Pattern[str]] = []  # the rest of the warning being hidden
     for line in lines:
         visible = _visible(line)
+        if not visible and line.strip():
+            continue  # colour codes alone (the reset after a hidden warning): nothing to see
         if expected and expected[0].search(visible):
             expected.pop(0)
             if counts is not None:

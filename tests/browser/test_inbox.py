@@ -78,6 +78,9 @@ def sign_in(page: Page, inbox: Inbox, path: str = "/staff") -> None:
     page.fill("#token", TOKEN)
     page.click("button[type=submit]")
     expect(page.locator("#tickets")).to_be_attached()
+    # The inbox's script is deferred: it runs before DOMContentLoaded, and keys pressed
+    # before it has run would reach nothing.
+    page.wait_for_load_state("domcontentloaded")
 
 
 def articles(page: Page) -> list[str]:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,7 @@ MAX_TEXTS = {
     "smalltalk": 1,
 }
 TEXTS_PER_INTENT = 2
+WALKERS = 4  # conversations walked at once
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class Turn:
         return found
 
 
+@cache  # reading data/nlu takes seconds, and the walk asks once per state
 def probes() -> dict[str, list[str]]:
     """Each intent of the domain: its payload and its first training examples."""
     domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
@@ -129,12 +133,16 @@ def assistant(trained_model: Path, tmp_path_factory) -> Iterator[RunningAssistan
 
 @pytest.fixture(scope="module")
 def walk(assistant) -> list[Turn]:
-    turns = [
-        _turn(assistant, state, intent, message)
+    probes_in_order = [
+        (state, intent, message)
         for state in STATES
         for intent, messages in probes().items()
         for message in messages
     ]
+    # Each probe is its own conversation: a few at once keep both cores busy (the servers
+    # answer while the next request is being written), in the same order in the report.
+    with ThreadPoolExecutor(max_workers=WALKERS) as walkers:
+        turns = list(walkers.map(lambda probe: _turn(assistant, *probe), probes_in_order))
     broken = [(turn, turn.problems()) for turn in turns if turn.problems()]
     lines = [
         f"{len(STATES)} states x {len(probes())} intents x {TEXTS_PER_INTENT + 1} messages "

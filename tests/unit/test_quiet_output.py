@@ -101,3 +101,8 @@ def test_the_command_output_streams_through_and_its_exit_code_is_kept(status: in
     assert done.stdout.splitlines()[0] == "real error"
     assert "(1 line of known-harmless warnings hidden" in done.stdout
     assert "is ignored" not in done.stdout
+
+
+def test_a_line_of_colour_codes_alone_is_dropped_and_blank_lines_kept() -> None:
+    lines = ["first\n", "\x1b[0m", "\n", "last\n"]
+    assert list(quiet_lines(lines)) == ["first\n", "\n", "last\n"]
