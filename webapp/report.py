@@ -524,7 +524,11 @@ async def _report(request: web.Request) -> tuple[Filters, PatientQuestionsReport
     return filters, report
 
 
-async def report_handler(request: web.Request) -> web.Response:
+async def _signed_in_report(
+    request: web.Request,
+) -> tuple[StaffAuth, Filters, PatientQuestionsReport] | web.Response:
+    """Who asks and the report for the query's filters; the refusal (sign-in, a bad
+    filter) as a response instead."""
     auth = await _signed_in(request)
     if isinstance(auth, web.Response):
         return auth
@@ -532,17 +536,22 @@ async def report_handler(request: web.Request) -> web.Response:
         filters, report = await _report(request)
     except BadFilterError as bad:
         return _plain(f"bad filter: {bad}", 400)
+    return auth, filters, report
+
+
+async def report_handler(request: web.Request) -> web.Response:
+    answer = await _signed_in_report(request)
+    if isinstance(answer, web.Response):
+        return answer
+    auth, filters, report = answer
     return html_response(report_page(report, filters, auth))
 
 
 async def csv_handler(request: web.Request) -> web.Response:
-    auth = await _signed_in(request)
-    if isinstance(auth, web.Response):
-        return auth
-    try:
-        filters, report = await _report(request)
-    except BadFilterError as bad:
-        return _plain(f"bad filter: {bad}", 400)
+    answer = await _signed_in_report(request)
+    if isinstance(answer, web.Response):
+        return answer
+    _auth, filters, report = answer
     name = f"patient-questions-{datetime.now(report.time_zone):%Y-%m-%d}-{filters.days}d.csv"
     return web.Response(
         text=csv_text(report),

@@ -341,6 +341,17 @@ def _to_ticket(row: Any) -> Ticket:
     )
 
 
+def _locked_row(connection: Connection, ticket_id: int) -> Any:
+    """The ticket's row, locked until the transaction ends (read-modify-write); raises
+    ``TicketNotFoundError`` for an unknown id."""
+    row = connection.execute(
+        sa.select(tickets_table).where(tickets_table.c.id == ticket_id).with_for_update()
+    ).first()
+    if row is None:
+        raise TicketNotFoundError(f"no ticket {ticket_id}")
+    return row
+
+
 def _set_wal(dbapi_connection: Any, busy_seconds: float = SQLITE_BUSY_SECONDS) -> None:
     # Switching a file that is not in WAL mode yet (new, or made without it) needs an
     # exclusive lock, and SQLite does not wait for that one: processes opening the file
@@ -728,11 +739,7 @@ class TicketStore:
         # Read-modify-write of JSON lists: the row stays locked from the read to the
         # commit, so concurrent appends (two processes) wait instead of losing messages.
         with self._write_transaction() as connection:
-            row = connection.execute(
-                sa.select(tickets_table).where(tickets_table.c.id == ticket_id).with_for_update()
-            ).first()
-            if row is None:
-                raise TicketNotFoundError(f"no ticket {ticket_id}")
+            row = _locked_row(connection, ticket_id)
             values: dict[str, Any] = {
                 "messages": [*(row.messages or ()), *added],
                 "updated_at": _now(),
@@ -804,11 +811,7 @@ class TicketStore:
         text in step, in one write transaction."""
         self._ensure_table()
         with self._write_transaction() as connection:
-            row = connection.execute(
-                sa.select(tickets_table).where(tickets_table.c.id == ticket_id).with_for_update()
-            ).first()
-            if row is None:
-                raise TicketNotFoundError(f"no ticket {ticket_id}")
+            row = _locked_row(connection, ticket_id)
             self._write_row(
                 connection, row, {**values, **({"updated_at": _now()} if touch else {})}
             )
